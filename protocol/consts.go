@@ -79,17 +79,17 @@ const (
 	RepInfo        Rep = 3
 	RepMetaContext Rep = 4
 
-	repErrBit                      = 1 << 31
-	RepErrUnsup                Rep = repErrBit + 1
-	RepErrPolicy               Rep = repErrBit + 2
-	RepErrInvalid              Rep = repErrBit + 3
-	RepErrPlatform             Rep = repErrBit + 4
-	RepErrTLSReqd              Rep = repErrBit + 5
-	RepErrUnknown              Rep = repErrBit + 6
-	RepErrShutdown             Rep = repErrBit + 7
-	RepErrBlockSizeReqd        Rep = repErrBit + 8
-	RepErrTooBig               Rep = repErrBit + 9
-	RepErrExtHeaderReqd        Rep = repErrBit + 10
+	repErrBit               = 1 << 31
+	RepErrUnsup         Rep = repErrBit + 1
+	RepErrPolicy        Rep = repErrBit + 2
+	RepErrInvalid       Rep = repErrBit + 3
+	RepErrPlatform      Rep = repErrBit + 4
+	RepErrTLSReqd       Rep = repErrBit + 5
+	RepErrUnknown       Rep = repErrBit + 6
+	RepErrShutdown      Rep = repErrBit + 7
+	RepErrBlockSizeReqd Rep = repErrBit + 8
+	RepErrTooBig        Rep = repErrBit + 9
+	RepErrExtHeaderReqd Rep = repErrBit + 10
 )
 
 // IsError reports whether r is an error reply.
@@ -149,9 +149,9 @@ const (
 	ReplyTypeBlockStatus    ReplyType = 5
 	ReplyTypeBlockStatusExt ReplyType = 6
 
-	replyTypeErrBit                  = 1 << 15
-	ReplyTypeError         ReplyType = replyTypeErrBit + 1
-	ReplyTypeErrorOffset   ReplyType = replyTypeErrBit + 2
+	replyTypeErrBit                = 1 << 15
+	ReplyTypeError       ReplyType = replyTypeErrBit + 1
+	ReplyTypeErrorOffset ReplyType = replyTypeErrBit + 2
 )
 
 // IsError reports whether t is an error chunk type.
