@@ -3,5 +3,5 @@ module github.com/gonbd/gonbd/server
 go 1.24.0
 
 require (
-	github.com/gonbd/gonbd/protocol v0.1.0
+	golang.org/x/sys v0.41.0
 )
