@@ -21,12 +21,12 @@ func RequestSize(extended bool) int {
 	return RequestHeaderSize
 }
 
-// HasPayload reports whether a payload follows the request header.
+// HasPayload reports whether a payload follows the request header: always for
+// NBD_CMD_WRITE and, with extended headers, for any request with CmdFlagPayloadLen. The
+// specification asks extended writes to set the flag too, but qemu does not, and its
+// server, like this one, reads a write's payload either way.
 func (r *Request) HasPayload(extended bool) bool {
-	if extended {
-		return r.Flags&CmdFlagPayloadLen != 0
-	}
-	return r.Type == CmdWrite
+	return r.Type == CmdWrite || (extended && r.Flags&CmdFlagPayloadLen != 0)
 }
 
 // AppendRequest appends a request header. A compact header keeps the low 32 bits of
