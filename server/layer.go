@@ -124,6 +124,8 @@ type FilterSpec struct {
 	// ConfigHelp describes the filter's parameters, one "key=VALUE  meaning" per line.
 	ConfigHelp string
 	// New makes the filter in front of next. It consumes the parameters it understands
-	// from p; the others go on to the layers behind it, as in nbdkit.
+	// from p; the others go on to the layers behind it, as in nbdkit (see [Params]).
+	// Because a filter reads its parameters before the layers behind it read theirs,
+	// New may keep next but must not call it: next is usable from GetReady on.
 	New func(p *Params, next Layer) (Layer, error)
 }

@@ -47,7 +47,8 @@ type Handle interface {
 // Writer is implemented by handles that can be written. Without it the export is read-only.
 type Writer interface {
 	// WriteAt writes all of p at off. flags may hold [FlagFUA] when the handle answers
-	// [FUANative]. WriteAt must not keep p after it returns.
+	// [FUANative]. WriteAt must not modify p, even temporarily (the server writes zeroes
+	// from a buffer shared by all connections), and must not keep p after it returns.
 	WriteAt(ctx context.Context, p []byte, off int64, flags Flags) error
 }
 
