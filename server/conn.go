@@ -79,6 +79,11 @@ func (c *conn) serve(ctx context.Context) error {
 		}
 		return fmt.Errorf("handshake: %w", err)
 	}
+	if ctx.Err() != nil {
+		// Shut down during the handshake, whose end cleared the read deadline that
+		// would have stopped the reader.
+		return c.exp.close(WithConnInfo(ctx, c.info))
+	}
 	c.log.Debug("transmission", "export", c.exp.name, "size", c.exp.size,
 		"structured", c.structured, "extended", c.extended, "meta_contexts", c.metaContexts)
 	c.ctx = WithConnInfo(ctx, c.info)
@@ -105,7 +110,6 @@ func (c *conn) startWorker() {
 	c.workers++
 	c.running.Add(1)
 	w := &worker{c: c}
-	w.extents.extents = make([]Extent, 0, 16)
 	go w.loop()
 }
 
@@ -463,23 +467,15 @@ func (w *worker) blockStatus(off, n int64) error {
 		exts = exts[:1]
 	}
 	exts = exts[:min(len(exts), protocol.MaxBlockStatusDescriptors)]
-	descSize := protocol.BlockDescriptorSize
+	typ, size := protocol.ReplyTypeBlockStatus, 4+len(exts)*protocol.BlockDescriptorSize
 	if c.extended {
-		descSize = protocol.BlockDescriptorExtSize
+		typ, size = protocol.ReplyTypeBlockStatusExt, 8+len(exts)*protocol.BlockDescriptorExtSize
 	}
-	size := 8 + len(exts)*descSize
 	if w.scratch == nil || cap(*w.scratch) < size+protocol.ExtendedReplySize {
 		if w.scratch != nil {
 			c.s.buffers.put(w.scratch)
 		}
 		w.scratch = c.s.buffers.get(size + protocol.ExtendedReplySize)
-	}
-	typ := protocol.ReplyTypeBlockStatus
-	if c.extended {
-		typ = protocol.ReplyTypeBlockStatusExt
-		size = 8 + len(exts)*descSize
-	} else {
-		size = 4 + len(exts)*descSize
 	}
 	b := w.chunkHeader((*w.scratch)[:0], protocol.ReplyFlagDone, typ, uint64(size))
 	b = protocol.AppendBlockStatusHeader(b, c.extended, metaContextID, uint32(len(exts)))
@@ -522,10 +518,7 @@ func (w *worker) replyError(errno protocol.Errno, message string) {
 	}
 	message = message[:min(len(message), 1024)]
 	b := w.chunkHeader(w.header[:0], protocol.ReplyFlagDone, protocol.ReplyTypeError, uint64(protocol.ErrorChunkSize(len(message), false)))
-	b = protocol.AppendErrorChunk(b, errno, "", false, 0)
-	// The message is a separate vector so the header buffer stays small.
-	b[len(b)-2], b[len(b)-1] = byte(len(message)>>8), byte(len(message))
-	w.iov = append(w.iovBase[:0], b, []byte(message))
+	w.iov = append(w.iovBase[:0], protocol.AppendErrorChunk(b, errno, message, false, 0))
 	w.send()
 }
 
