@@ -1,3 +1,7 @@
 module github.com/gonbd/gonbd/plugins/memory
 
 go 1.24.0
+
+require (
+	golang.org/x/sys v0.41.0
+)
