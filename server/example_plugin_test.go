@@ -27,6 +27,9 @@ var RamdiskSpec = server.PluginSpec{
 		if err != nil {
 			return nil, err
 		}
+		if size > 1<<30 {
+			return nil, fmt.Errorf("size=%d: a ramdisk holds at most 1G", size)
+		}
 		return &ramdisk{data: make([]byte, size)}, nil
 	},
 }
