@@ -6,7 +6,8 @@
 // into and decoded from caller-supplied byte slices without allocating; variable-size
 // payloads are checked against a caller-set limit before anything is allocated for them.
 // Malformed input gives an error of type [*FormatError] or [*TooLargeError] that says what
-// was wrong.
+// was wrong; input shorter than a message's fixed part gives an error wrapping
+// [ErrShortMessage].
 //
 // The names follow the specification with the NBD_ prefix dropped and Go casing applied:
 // NBD_OPT_GO is [OptGo], NBD_CMD_FLAG_FUA is [CmdFlagFUA], NBD_REPLY_TYPE_OFFSET_HOLE is

@@ -78,8 +78,9 @@ func (e Errno) Is(target error) bool {
 }
 
 // ErrnoFromSyscall returns the wire error for a system error, as servers map them:
-// EROFS becomes EPERM, EFBIG and EDQUOT become ENOSPC, EOPNOTSUPP becomes ENOTSUP, and
-// anything without a closer match becomes EINVAL (errors a client caused) or EIO.
+// EACCES and EROFS become EPERM, EFBIG and EDQUOT become ENOSPC, EOPNOTSUPP becomes
+// ENOTSUP, ERANGE, E2BIG and EBADMSG (errors a client caused) become EINVAL, and anything
+// else without a match becomes EIO.
 func ErrnoFromSyscall(e syscall.Errno) Errno {
 	if e == syscall.EOPNOTSUPP { // the same number as ENOTSUP on some systems only
 		return ENOTSUP

@@ -7,6 +7,8 @@ import (
 var be = binary.BigEndian
 
 // AppendOldstyleGreeting appends the whole oldstyle handshake: the server's only message.
+// Its 32-bit flags field carries gflags in the high 16 bits (the specification lets a server
+// set no handshake flags here: pass 0) and tflags in the low 16.
 func AppendOldstyleGreeting(b []byte, size uint64, gflags uint16, tflags TransmissionFlags) []byte {
 	b = be.AppendUint64(b, Magic)
 	b = be.AppendUint64(b, OldstyleMagic)
@@ -23,6 +25,8 @@ type OldstyleGreeting struct {
 }
 
 // DecodeOldstyleGreeting decodes the 152 bytes of an oldstyle handshake, Magic included.
+// It returns the low 16 bits of the flags field; the high 16 and the reserved zeroes are
+// not checked.
 func DecodeOldstyleGreeting(b []byte) (OldstyleGreeting, error) {
 	if len(b) < OldstyleGreetingSize {
 		return OldstyleGreeting{}, short("oldstyle greeting", len(b), OldstyleGreetingSize)

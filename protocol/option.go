@@ -1,5 +1,7 @@
 package protocol
 
+import "math"
+
 // An OptionHeader is the fixed part of an option the client sends: magic, type, payload
 // length.
 type OptionHeader struct {
@@ -151,7 +153,8 @@ func AppendServerReply(b []byte, name, description string) []byte {
 
 // DecodeServerReply decodes the payload of NBD_REP_SERVER.
 func DecodeServerReply(p []byte) (name, description string, err error) {
-	name, rest, err := decodeString32("server reply", p, uint32(len(p)))
+	// The name's only bound is the payload: a longer one is malformed, not too large.
+	name, rest, err := decodeString32("server reply", p, math.MaxUint32)
 	if err != nil {
 		return "", "", err
 	}
@@ -249,8 +252,9 @@ func decodeString32(msg string, p []byte, limit uint32) (s string, rest []byte, 
 		return "", nil, formatErrorf(msg, "string length cut short")
 	}
 	n := be.Uint32(p)
-	if err := checkLength(msg+" string", uint64(n), uint64(limit)); err != nil {
-		return "", nil, err
+	if n > limit {
+		// Name the length only here: building the text on every call would allocate.
+		return "", nil, &TooLargeError{What: msg + " string", Length: uint64(n), Limit: uint64(limit)}
 	}
 	if uint64(n) > uint64(len(p)-4) {
 		return "", nil, formatErrorf(msg, "string of %d bytes in %d", n, len(p)-4)

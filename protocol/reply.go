@@ -7,7 +7,8 @@ func AppendSimpleReply(b []byte, errno Errno, cookie uint64) []byte {
 	return be.AppendUint64(b, cookie)
 }
 
-// A ReplyHeader is a decoded reply header of any of the three kinds.
+// A ReplyHeader is a decoded reply header of any of the three kinds. A simple reply, which
+// is the whole reply, decodes with Flags set to ReplyFlagDone.
 type ReplyHeader struct {
 	// Magic says which kind: SimpleReplyMagic, StructuredReplyMagic or
 	// ExtendedReplyMagic.
@@ -64,7 +65,9 @@ func DecodeReplyHeader(b []byte, limit uint64, h *ReplyHeader) error {
 }
 
 // AppendChunkHeader appends a structured reply chunk header or, when extended, an
-// extended reply header (which carries the request's offset). The payload follows.
+// extended reply header (which carries the request's offset). The payload follows. A
+// structured header has no offset and keeps the low 32 bits of length; the caller checks
+// that it fits.
 func AppendChunkHeader(b []byte, extended bool, flags ReplyFlags, t ReplyType, cookie, offset, length uint64) []byte {
 	if extended {
 		b = be.AppendUint32(b, ExtendedReplyMagic)
