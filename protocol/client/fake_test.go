@@ -229,3 +229,46 @@ func TestServerProtocolViolations(t *testing.T) {
 		t.Errorf("request after the disconnect: %v, want ErrDisconnected", err)
 	}
 }
+
+func TestServerShutdownLeadsToSoftDisconnect(t *testing.T) {
+	ctx := testContext(t)
+	sawDisc := make(chan bool, 1)
+	nc := fakeServer(t, func(s *scripted) error {
+		if err := s.greet(protocol.HandshakeFixedNewstyle | protocol.HandshakeNoZeroes); err != nil {
+			return err
+		}
+		for _, opt := range []protocol.Opt{protocol.OptExtendedHeaders, protocol.OptStructuredReply} {
+			if err := s.answer(opt, protocol.RepErrUnsup); err != nil {
+				return err
+			}
+		}
+		if _, err := s.expectOption(protocol.OptGo); err != nil {
+			return err
+		}
+		s.reply(protocol.OptGo, protocol.RepInfo, protocol.AppendInfoExport(nil, 1<<20, protocol.FlagHasFlags|protocol.FlagSendFlush))
+		s.reply(protocol.OptGo, protocol.RepAck, nil)
+		r, err := s.request()
+		if err != nil {
+			return err
+		}
+		s.Write(protocol.AppendSimpleReply(nil, protocol.ESHUTDOWN, r.Cookie))
+		r, err = s.request()
+		sawDisc <- err == nil && r.Type == protocol.CmdDisc
+		return nil
+	})
+
+	c, err := client.NewConn(ctx, nc, nil)
+	if err != nil {
+		t.Fatalf("NewConn: %v", err)
+	}
+	defer c.Close()
+	if err := c.Flush(ctx, 0); !errors.Is(err, syscall.ESHUTDOWN) {
+		t.Errorf("Flush: %v, want ESHUTDOWN", err)
+	}
+	if !<-sawDisc {
+		t.Error("no NBD_CMD_DISC after NBD_ESHUTDOWN")
+	}
+	if err := c.Flush(ctx, 0); !errors.Is(err, client.ErrDisconnected) {
+		t.Errorf("Flush after NBD_ESHUTDOWN: %v, want ErrDisconnected", err)
+	}
+}

@@ -37,8 +37,9 @@ type Options struct {
 	// InfoRequests are the information types asked for with NBD_OPT_GO and
 	// NBD_OPT_INFO (the server always sends NBD_INFO_EXPORT). The default, nil, asks for
 	// the block size, the canonical name and the description; an empty non-nil slice
-	// asks for nothing more. Asking for NBD_INFO_BLOCK_SIZE promises the server to obey
-	// its block size constraints.
+	// asks for nothing more. Asking for NBD_INFO_BLOCK_SIZE promises the server that
+	// requests obey its block size constraints (Conn.BlockSize), a promise the caller
+	// keeps: the client does not align requests.
 	InfoRequests []protocol.Info
 
 	// HandshakeTimeout bounds the handshake, from the greeting to the transmission
