@@ -1,3 +1,5 @@
 module github.com/gonbd/gonbd/cmd/gonbd
 
 go 1.24.0
+
+require golang.org/x/sys v0.41.0

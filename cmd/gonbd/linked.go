@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gonbd/gonbd/plugins/memory"
+	"github.com/gonbd/gonbd/server"
+)
+
+// linked lists the plugins and filters this gonbd is built with. Adding one is a line
+// here and a requirement in go.mod: there is no init-time registration to hunt for.
+type linked struct {
+	plugins []server.PluginSpec
+	filters []server.FilterSpec
+}
+
+// linkedSpecs returns what the gonbd command links.
+func linkedSpecs() linked {
+	return linked{
+		plugins: []server.PluginSpec{
+			memory.Spec(),
+		},
+		filters: []server.FilterSpec{},
+	}
+}
+
+// plugin returns the plugin called name.
+func (l linked) plugin(name string) (server.PluginSpec, error) {
+	for _, p := range l.plugins {
+		if p.Name == name {
+			return p, nil
+		}
+	}
+	return server.PluginSpec{}, fmt.Errorf("unknown plugin %q (linked plugins: %s)", name, l.pluginNames())
+}
+
+// filter returns the filter called name.
+func (l linked) filter(name string) (server.FilterSpec, error) {
+	for _, f := range l.filters {
+		if f.Name == name {
+			return f, nil
+		}
+	}
+	return server.FilterSpec{}, fmt.Errorf("unknown filter %q (linked filters: %s)", name, l.filterNames())
+}
+
+func (l linked) pluginNames() string {
+	names := make([]string, len(l.plugins))
+	for i, p := range l.plugins {
+		names[i] = p.Name
+	}
+	return listOrNone(names)
+}
+
+func (l linked) filterNames() string {
+	names := make([]string, len(l.filters))
+	for i, f := range l.filters {
+		names[i] = f.Name
+	}
+	return listOrNone(names)
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
