@@ -127,6 +127,9 @@ type worker struct {
 	scratch *[]byte // for replies with many chunks
 	iov     net.Buffers
 	iovBase [4][]byte
+	// iovChunks backs the vectors of a sparse read: iov itself cannot keep the
+	// capacity, since net.Buffers.WriteTo consumes it.
+	iovChunks [2 * maxReadChunks][]byte
 }
 
 func (w *worker) loop() {
@@ -427,7 +430,7 @@ func (w *worker) readSparse(off int64, data []byte) error {
 		w.scratch = c.s.buffers.get(4096)
 	}
 	hdrs := (*w.scratch)[:0]
-	w.iov = w.iov[:0]
+	w.iov = w.iovChunks[:0]
 	for i, e := range exts {
 		var flags protocol.ReplyFlags
 		if i == len(exts)-1 {

@@ -242,7 +242,12 @@ func (c *conn) metaContext(opt protocol.Opt, p []byte) error {
 		selected = true // an empty list query asks for every context
 	}
 	if selected {
-		if err := c.reply(opt, protocol.RepMetaContext, protocol.AppendMetaContextReply(nil, metaContextID, protocol.MetaContextBaseAllocation)); err != nil {
+		// The ID in a LIST reply is reserved and should be zero.
+		id := uint32(0)
+		if set {
+			id = metaContextID
+		}
+		if err := c.reply(opt, protocol.RepMetaContext, protocol.AppendMetaContextReply(nil, id, protocol.MetaContextBaseAllocation)); err != nil {
 			return err
 		}
 		if set {
