@@ -86,7 +86,7 @@ func TestErrorsExitOne(t *testing.T) {
 		{[]string{"--bogus", "memory"}, "gonbd: unrecognized option '--bogus'\nTry 'gonbd --help' for more information.\n"},
 		{[]string{"nosuch"}, "gonbd: unknown plugin \"nosuch\" (linked plugins: memory, sh)\n"},
 		{[]string{"--filter=nosuch", "memory", "1M"}, "gonbd: unknown filter \"nosuch\" (linked filters: offset)\n"},
-		{[]string{"--filter=offset", "memory", "1M", "offset=x"}, "gonbd: offset: offset=x: could not parse size \"x\"\n"},
+		{[]string{"-f", "--filter=offset", "memory", "1M", "offset=x"}, "gonbd: offset: offset=x: could not parse size \"x\"\n"},
 		{[]string{"-f", "--tls=require", "memory", "1M"}, "gonbd: TLS is not supported yet: --tls=on, --tls=require, --tls-certificates, --tls-psk and --tls-verify-peer are refused rather than serve in plaintext\n"},
 		{[]string{"-f", "--tls-psk=keys", "memory", "1M"}, "gonbd: TLS is not supported yet: --tls=on, --tls=require, --tls-certificates, --tls-psk and --tls-verify-peer are refused rather than serve in plaintext\n"},
 		{[]string{"-f", "--selinux-label=x", "memory", "1M"}, "gonbd: --selinux-label: SELinux socket labels are not supported\n"},
