@@ -70,7 +70,11 @@ func (c *conn) serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// On shutdown, stop reading requests; those in flight still get their replies.
-	stop := context.AfterFunc(ctx, func() { c.nc.SetReadDeadline(time.Now()) })
+	stop := context.AfterFunc(ctx, func() {
+		c.nc.SetReadDeadline(time.Now())
+		// A client that stops reading its replies must not hold the shutdown forever.
+		c.nc.SetWriteDeadline(time.Now().Add(shutdownGrace))
+	})
 	defer stop()
 
 	if err := c.handshake(ctx); err != nil {
@@ -308,7 +312,9 @@ func (w *worker) serve() {
 	c := w.c
 	r := &w.req
 	if w.errno != 0 {
-		c.log.Debug("request refused", "cmd", r.Type, "offset", r.Offset, "length", r.Length, "errno", w.errno, "why", w.why)
+		if c.log.Enabled(c.ctx, slog.LevelDebug) { // not even the arguments' boxing otherwise
+			c.log.Debug("request refused", "cmd", r.Type, "offset", r.Offset, "length", r.Length, "errno", w.errno, "why", w.why)
+		}
 		w.replyError(w.errno, w.why)
 		return
 	}
@@ -388,6 +394,10 @@ func (w *worker) readData(off int64) error {
 	w.send()
 	return nil
 }
+
+// shutdownGrace is how long replies in flight may take to be written once the server
+// shuts down.
+const shutdownGrace = 10 * time.Second
 
 // sparseReadMin is the smallest read that asks the layers for extents first, so that
 // holes go out as NBD_REPLY_TYPE_OFFSET_HOLE instead of zeroes. Below it the extra call
@@ -520,7 +530,10 @@ func (w *worker) replyError(errno protocol.Errno, message string) {
 		return
 	}
 	message = message[:min(len(message), 1024)]
-	b := w.chunkHeader(w.header[:0], protocol.ReplyFlagDone, protocol.ReplyTypeError, uint64(protocol.ErrorChunkSize(len(message), false)))
+	if w.scratch == nil {
+		w.scratch = w.c.s.buffers.get(4096)
+	}
+	b := w.chunkHeader((*w.scratch)[:0], protocol.ReplyFlagDone, protocol.ReplyTypeError, uint64(protocol.ErrorChunkSize(len(message), false)))
 	w.iov = append(w.iovBase[:0], protocol.AppendErrorChunk(b, errno, message, false, 0))
 	w.send()
 }
