@@ -248,6 +248,10 @@ func (c *conn) check(r *protocol.Request) (protocol.Errno, string) {
 	switch {
 	case f&^known != 0:
 		return protocol.EINVAL, "unknown command flags"
+	case !e.caps.Write && (r.Type == protocol.CmdWrite || r.Type == protocol.CmdTrim || r.Type == protocol.CmdWriteZeroes):
+		// Before the flags, which a read-only export never offers: as nbdkit, the client
+		// learns the real reason.
+		return protocol.EPERM, "the export is read-only"
 	case f&protocol.CmdFlagPayloadLen != 0 && (!c.extended || r.Type != protocol.CmdWrite):
 		return protocol.EINVAL, "unexpected payload"
 	case f&protocol.CmdFlagFUA != 0 && e.caps.FUA == FUANone:
@@ -265,9 +269,6 @@ func (c *conn) check(r *protocol.Request) (protocol.Errno, string) {
 	switch r.Type {
 	case protocol.CmdRead, protocol.CmdCache, protocol.CmdBlockStatus:
 	case protocol.CmdWrite, protocol.CmdTrim, protocol.CmdWriteZeroes:
-		if !e.caps.Write {
-			return protocol.EPERM, "the export is read-only"
-		}
 	case protocol.CmdFlush:
 		if !e.caps.Flush {
 			return protocol.EINVAL, "flush was not negotiated"
