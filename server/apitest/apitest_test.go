@@ -347,3 +347,21 @@ func TestSignatures(t *testing.T) {
 	_ = server.PassThrough{Next: nil}
 	_ = server.PassThroughHandle{Next: nil}
 }
+
+// TestEmbeddingSignatures pins the API a Go program uses to run the server itself
+// (docs/embedding.md): a change here breaks every embedder.
+func TestEmbeddingSignatures(t *testing.T) {
+	type ctx = context.Context
+	var (
+		_ func(ctx, server.Layer, server.Options) (*server.Server, error) = server.New
+		_ func(*server.Server, ctx, net.Listener) error                   = (*server.Server).Serve
+		_ func(*server.Server, ctx, net.Conn) error                       = (*server.Server).ServeConn
+		_ func(*server.Server, ctx) error                                 = (*server.Server).Close
+	)
+	_ = server.Options{
+		Logger: slog.Default(), Threads: 16, ReadOnly: false, Oldstyle: false, ExportName: "",
+		NoStructuredReplies: false, NoMetaContexts: false, MaskHandshake: 0, MaskHandshakeSet: false,
+		HandshakeTimeout: 0, MaxOptionLength: 0, MaxOptions: 0, MaxPayload: 0, MaxInFlightBytes: 0,
+		Keepalive: false,
+	}
+}
