@@ -47,6 +47,28 @@
 //
 // # Embedding
 //
-// [New] serves any Layer (a PluginLayer, possibly behind filters) on listeners the
-// program chooses; see docs/embedding.md in the repository.
+// A Go program serves a stack with the same engine as the gonbd command:
+//
+//	srv, err := server.New(ctx, server.PluginLayer("memory", disk), server.Options{Logger: logger})
+//	...
+//	err = srv.Serve(ctx, ln) // until ctx is canceled; requests in flight finish
+//	srv.Close(context.Background())
+//
+// [Options] has a working zero value. [Server.Serve] may run on several listeners at
+// once; [Server.ServeConn] serves one connection the program accepted itself. Logs go to
+// the [log/slog.Logger] in Options. docs/embedding.md in the repository has a complete
+// program, and the memory plugin's package has a runnable example.
+//
+// # The engine
+//
+// Each connection is served by up to Options.Threads worker goroutines (one under the
+// serializing thread models). A worker reads a request, serves it and writes its reply
+// itself, so a request is never handed from goroutine to goroutine; when every worker
+// is busy, the one that just read a request starts another to read the next. Requests
+// are checked against what was negotiated before any layer sees them. Replies are
+// written whole, under one lock, with vectored writes, and a read's reply goes out only
+// once its data is ready. Payload buffers come from size-classed pools, and the bytes of
+// one connection's requests in flight are capped (Options.MaxInFlightBytes), so a client
+// that pipelines faster than the layers drain makes the server stop reading rather than
+// buffer without bound.
 package server
