@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/gonbd/gonbd/protocol"
 )
@@ -70,19 +69,13 @@ func (s *Server) openExport(ctx context.Context, name string) (_ *export, err er
 }
 
 // effectiveBlockSize fills unset block size constraints with the defaults and checks the
-// ones a layer set, as nbdkit does.
+// ones a layer set: filters answer too, so the plugin adapter's check is not enough.
 func (s *Server) effectiveBlockSize(b BlockSize) (BlockSize, error) {
 	if b == (BlockSize{}) {
 		return BlockSize{Minimum: 1, Preferred: 4096, Maximum: s.opts.MaxPayload}, nil
 	}
-	isPow2 := func(v uint32) bool { return v != 0 && v&(v-1) == 0 }
-	switch {
-	case !isPow2(b.Minimum) || b.Minimum > 64<<10:
-		return b, fmt.Errorf("minimum %d is not a power of two up to 64 KiB", b.Minimum)
-	case !isPow2(b.Preferred) || b.Preferred < max(512, b.Minimum) || b.Preferred > 32<<20:
-		return b, fmt.Errorf("preferred %d is not a power of two from max(512, minimum) to 32 MiB", b.Preferred)
-	case b.Maximum != math.MaxUint32 && (b.Maximum < b.Minimum || b.Maximum%b.Minimum != 0):
-		return b, fmt.Errorf("maximum %d is not a multiple of the minimum %d", b.Maximum, b.Minimum)
+	if err := b.validate(); err != nil {
+		return b, err
 	}
 	// The payload of reads and writes cannot exceed what the server buffers.
 	b.Maximum = min(b.Maximum, s.opts.MaxPayload/b.Minimum*b.Minimum)

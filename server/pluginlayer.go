@@ -187,7 +187,7 @@ func (h *pluginHandle) Prepare(ctx context.Context, readOnly bool) (err error) {
 		if bs, err = sizer.BlockSize(ctx); err != nil {
 			return err
 		}
-		if err := checkBlockSize(bs); err != nil {
+		if err := bs.validate(); err != nil {
 			return Errorf(syscall.EIO, "%s: %w", h.name(), err)
 		}
 	}
@@ -264,25 +264,6 @@ func (h *pluginHandle) capabilities(ctx context.Context, readOnly bool) (Capabil
 		return Capabilities{}, Errorf(syscall.EIO, "%s: the handle's capabilities ask for %s", h.name(), missing)
 	}
 	return c, nil
-}
-
-// checkBlockSize checks a plugin's block size constraints as nbdkit does.
-func checkBlockSize(bs BlockSize) error {
-	if bs == (BlockSize{}) {
-		return nil
-	}
-	isPowerOf2 := func(n uint32) bool { return n != 0 && n&(n-1) == 0 }
-	switch {
-	case !isPowerOf2(bs.Minimum) || bs.Minimum > 64<<10:
-		return errors.New("invalid block size: the minimum must be a power of 2 from 1 to 64 KiB")
-	case !isPowerOf2(bs.Preferred) || bs.Preferred < 512 || bs.Preferred > 32<<20:
-		return errors.New("invalid block size: the preferred size must be a power of 2 from 512 to 32 MiB")
-	case bs.Preferred < bs.Minimum || bs.Maximum < bs.Preferred:
-		return errors.New("invalid block size: it must hold that minimum ≤ preferred ≤ maximum")
-	case bs.Maximum != 0xffffffff && bs.Maximum%bs.Minimum != 0:
-		return errors.New("invalid block size: the maximum must be a multiple of the minimum, or 0xffffffff")
-	}
-	return nil
 }
 
 func (h *pluginHandle) Finalize(ctx context.Context) error { return nil }

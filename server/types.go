@@ -1,6 +1,10 @@
 package server
 
-import "net"
+import (
+	"errors"
+	"math"
+	"net"
+)
 
 // Flags qualify a request. Which ones a method may see is written on the method.
 type Flags uint32
@@ -109,4 +113,24 @@ type ConnInfo struct {
 	TLS bool
 	// ExportName is the export the client asked for; empty before the handshake chose.
 	ExportName string
+}
+
+// validate checks constraints a layer set as nbdkit does. The zero value, no
+// constraints, is valid.
+func (b BlockSize) validate() error {
+	if b == (BlockSize{}) {
+		return nil
+	}
+	isPowerOf2 := func(n uint32) bool { return n != 0 && n&(n-1) == 0 }
+	switch {
+	case !isPowerOf2(b.Minimum) || b.Minimum > 64<<10:
+		return errors.New("invalid block size: the minimum must be a power of 2 from 1 to 64 KiB")
+	case !isPowerOf2(b.Preferred) || b.Preferred < 512 || b.Preferred > 32<<20:
+		return errors.New("invalid block size: the preferred size must be a power of 2 from 512 to 32 MiB")
+	case b.Preferred < b.Minimum || b.Maximum < b.Preferred:
+		return errors.New("invalid block size: it must hold that minimum ≤ preferred ≤ maximum")
+	case b.Maximum != math.MaxUint32 && b.Maximum%b.Minimum != 0:
+		return errors.New("invalid block size: the maximum must be a multiple of the minimum, or 0xffffffff")
+	}
+	return nil
 }
