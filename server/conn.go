@@ -43,6 +43,7 @@ type conn struct {
 
 	// The transmission phase.
 	ctx      context.Context // the connection's, with its ConnInfo
+	cancel   context.CancelFunc
 	readMu   sync.Mutex
 	readDone bool  // no more requests will be read; under readMu
 	readErr  error // why; under readMu
@@ -67,8 +68,9 @@ func newConn(s *Server, nc net.Conn, info ConnInfo, log *slog.Logger) *conn {
 
 // serve runs the connection to its end.
 func (c *conn) serve(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, c.cancel = context.WithCancel(ctx)
+	defer c.cancel()
+	ctx = withControl(ctx, c.s, c)
 	// On shutdown, stop reading requests; those in flight still get their replies.
 	stop := context.AfterFunc(ctx, func() {
 		c.nc.SetReadDeadline(time.Now())

@@ -270,10 +270,6 @@ func TestFilterOrder(t *testing.T) {
 	}
 }
 
-// lateLayer stands for the layers behind a filter while the filter is made: parameters
-// flow from the client side inwards, so a filter is made before what it filters.
-type lateLayer struct{ PassThrough }
-
 // TestFilterSpecParams builds a stack from specs the way the command line does, and
 // shows that a filter's keys do not reach the plugin and unknown keys are found.
 func TestFilterSpecParams(t *testing.T) {
@@ -291,22 +287,7 @@ func TestFilterSpecParams(t *testing.T) {
 	}}
 
 	build := func(list []Param) (Layer, error) {
-		params := NewParams(list, nil)
-		late := &lateLayer{}
-		top, err := offsetSpec.New(params, late)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", offsetSpec.Name, err)
-		}
-		params = params.Rest()
-		plugin, err := pluginSpec.New(params)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", pluginSpec.Name, err)
-		}
-		if unused := params.Unused(); len(unused) > 0 {
-			return nil, fmt.Errorf("%s: unknown parameter %s", pluginSpec.Name, unused[0].Key)
-		}
-		late.Next = PluginLayer(pluginSpec.Name, plugin)
-		return top, nil
+		return NewStack(pluginSpec, []FilterSpec{offsetSpec}, list, nil)
 	}
 
 	l, err := build([]Param{{"size", "8k"}, {"offset", "1k"}})
@@ -318,7 +299,7 @@ func TestFilterSpecParams(t *testing.T) {
 		t.Errorf("Size() = %d, want 7 KiB", size)
 	}
 
-	if _, err := build([]Param{{"size", "8k"}, {"colour", "blue"}}); err == nil || err.Error() != "pattern: unknown parameter colour" {
+	if _, err := build([]Param{{"size", "8k"}, {"colour", "blue"}}); err == nil || err.Error() != "pattern: unknown parameter colour (gonbd pattern --help lists them)" {
 		t.Errorf("unknown parameter: %v", err)
 	}
 	if _, err := build([]Param{{"size", "8k"}, {"offset", "lots"}}); err == nil || !strings.HasPrefix(err.Error(), "offset: offset=lots: ") {

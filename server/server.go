@@ -30,6 +30,10 @@ type Server struct {
 	lastID  atomic.Uint64
 	conns   sync.WaitGroup
 	closed  atomic.Bool
+
+	// shutdownCtx is canceled when a layer calls [Shutdown].
+	shutdownCtx    context.Context
+	shutdownCancel context.CancelFunc
 }
 
 // New returns a server for the layer stack top (a plugin adapted by [PluginLayer], maybe
@@ -48,6 +52,8 @@ func New(ctx context.Context, top Layer, opts Options) (*Server, error) {
 		threads:     opts.Threads,
 		buffers:     newBufferPool(opts.MaxPayload),
 	}
+	s.shutdownCtx, s.shutdownCancel = context.WithCancel(context.Background())
+	ctx = withControl(ctx, s, nil)
 	if s.threadModel < Parallel {
 		s.threads = 1
 	}
@@ -66,6 +72,10 @@ func New(ctx context.Context, top Layer, opts Options) (*Server, error) {
 // connections and returns nil. Serve may be called for several listeners at once. It
 // closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopOnShutdown := context.AfterFunc(s.shutdownCtx, cancel)
+	defer stopOnShutdown()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	defer ln.Close()
@@ -114,7 +124,18 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) error {
 			tc.SetKeepAlive(true)
 		}
 	}
-	info := ConnInfo{ID: s.lastID.Add(1), Local: c.LocalAddr(), Remote: c.RemoteAddr()}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopOnShutdown := context.AfterFunc(s.shutdownCtx, cancel)
+	defer stopOnShutdown()
+	ctx = withControl(ctx, s, nil)
+	info := ConnInfo{
+		ID:       s.lastID.Add(1),
+		Local:    c.LocalAddr(),
+		Remote:   c.RemoteAddr(),
+		Accepted: time.Now(),
+		Peer:     peerCred(c),
+	}
 	log := s.log.With("conn", info.ID)
 	if err := s.top.Preconnect(WithConnInfo(ctx, info), info); err != nil {
 		log.Info("preconnect refused the client", "remote", info.Remote, "err", err)
@@ -146,6 +167,7 @@ func (s *Server) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("server: close: %w", ctx.Err())
 	}
-	s.top.Cleanup(ctx)
+	s.top.Cleanup(withControl(ctx, s, nil))
+	s.shutdownCancel()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"time"
 )
 
 // Flags qualify a request. Which ones a method may see is written on the method.
@@ -113,6 +114,11 @@ type ConnInfo struct {
 	TLS bool
 	// ExportName is the export the client asked for; empty before the handshake chose.
 	ExportName string
+	// Accepted is when the server accepted the connection.
+	Accepted time.Time
+	// Peer is the client process's credentials on a Unix socket where the system
+	// says (Linux), else nil.
+	Peer *PeerCred
 }
 
 // validate checks constraints a layer set as nbdkit does. The zero value, no

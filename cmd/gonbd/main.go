@@ -131,7 +131,7 @@ func (cmd *command) dumpPlugin(spec server.PluginSpec, params []server.Param) {
 	}
 	writePluginDump(cmd.stdout, spec, p)
 	if p != nil {
-		cleanupPlugin(p)
+		server.PluginLayer(spec.Name, p).Cleanup(context.Background())
 	}
 }
 
@@ -200,7 +200,7 @@ func (s *serving) serve(ctx context.Context, plugin server.PluginSpec, filters [
 	logger.Debug("gonbd", "version", gonbdVersion(), "plugin", plugin.Name, "filters", c.filters)
 	logDebugFlags(logger, c.debugFlags, plugin, filters)
 
-	top, err := buildStack(plugin, filters, params, logger)
+	top, err := server.NewStack(plugin, filters, params, logger)
 	if err != nil {
 		return 1, err
 	}
@@ -225,6 +225,13 @@ func (s *serving) serve(ctx context.Context, plugin server.PluginSpec, filters [
 
 	serveCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	go func() { // a layer's server.Shutdown (exitlast, exitwhen) ends the run as SIGTERM does
+		select {
+		case <-srv.ShutdownRequested():
+			stop()
+		case <-serveCtx.Done():
+		}
+	}()
 	var wg sync.WaitGroup
 	serveErrs := make(chan error, len(ep.listeners))
 	for _, ln := range ep.listeners {

@@ -159,7 +159,7 @@ func TestShebang(t *testing.T) {
 	if !c.opts.ReadOnly || spec.Name != "sh" || !slices.Equal(params, []server.Param{{Key: "script", Value: script}, {Key: "mode", Value: "slow"}}) {
 		t.Errorf("readonly %v, plugin %s, params %v", c.opts.ReadOnly, spec.Name, params)
 	}
-	top, err := buildStack(spec, nil, params, discardLogger())
+	top, err := server.NewStack(spec, nil, params, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestShebang(t *testing.T) {
 func TestBuildStackParamsFlow(t *testing.T) {
 	l := testLinked()
 	// The filter takes offset=; the plugin never sees it, and must not complain.
-	top, err := buildStack(scriptSpec, l.filters, []server.Param{{Key: "script", Value: "x"}, {Key: "offset", Value: "1k"}}, discardLogger())
+	top, err := server.NewStack(scriptSpec, l.filters, []server.Param{{Key: "script", Value: "x"}, {Key: "offset", Value: "1k"}}, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestBuildStackParamsFlow(t *testing.T) {
 		t.Errorf("the filter does not reach the plugin: thread model %v", top.ThreadModel())
 	}
 	// Two filters in a row, the first closest to the client.
-	top, err = buildStack(scriptSpec, []server.FilterSpec{keyFilter, keyFilter}, []server.Param{{Key: "script", Value: "x"}}, discardLogger())
+	top, err = server.NewStack(scriptSpec, []server.FilterSpec{keyFilter, keyFilter}, []server.Param{{Key: "script", Value: "x"}}, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

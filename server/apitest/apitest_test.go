@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gonbd/gonbd/protocol"
 	"github.com/gonbd/gonbd/server"
@@ -241,41 +242,45 @@ func TestParsers(t *testing.T) {
 // any of them fails to compile here.
 func TestSignatures(t *testing.T) {
 	var (
-		_ func(string, server.Plugin) server.Layer                                          = server.PluginLayer
-		_ func(int64, int64) *server.ExtentList                                             = server.NewExtentList
-		_ func(*server.ExtentList, int64, int64)                                            = (*server.ExtentList).Reset
-		_ func(*server.ExtentList, int64, int64, server.ExtentType) error                   = (*server.ExtentList).Add
-		_ func(*server.ExtentList) []server.Extent                                          = (*server.ExtentList).Extents
-		_ func(*server.ExtentList) int64                                                    = (*server.ExtentList).Start
-		_ func(*server.ExtentList) int64                                                    = (*server.ExtentList).End
-		_ func(syscall.Errno, string, ...any) error                                         = server.Errorf
-		_ func(error) protocol.Errno                                                        = server.ErrnoOf
-		_ func(*server.Error) string                                                        = (*server.Error).Error
-		_ func(*server.Error) []error                                                       = (*server.Error).Unwrap
-		_ func(*server.Error) protocol.Errno                                                = (*server.Error).NBDErrno
-		_ func(*server.PanicError) string                                                   = (*server.PanicError).Error
-		_ func(*server.PanicError) error                                                    = (*server.PanicError).Unwrap
-		_ func(*server.PanicError) protocol.Errno                                           = (*server.PanicError).NBDErrno
-		_ func(context.Context) (server.ConnInfo, bool)                                     = server.ConnInfoFrom
-		_ func(context.Context, server.ConnInfo) context.Context                            = server.WithConnInfo
-		_ func([]server.Param, *slog.Logger) *server.Params                                 = server.NewParams
-		_ func(*server.Params, string) (string, bool)                                       = (*server.Params).Lookup
-		_ func(*server.Params, string) []string                                             = (*server.Params).All
-		_ func(*server.Params, string, string) string                                       = (*server.Params).String
-		_ func(*server.Params, string) (string, error)                                      = (*server.Params).Required
-		_ func(*server.Params, string, int64) (int64, error)                                = (*server.Params).Size
-		_ func(*server.Params, string, bool) (bool, error)                                  = (*server.Params).Bool
-		_ func(*server.Params, string, int64) (int64, error)                                = (*server.Params).Int64
-		_ func(*server.Params, string, uint32) (uint32, error)                              = (*server.Params).Uint32
-		_ func(*server.Params) []server.Param                                               = (*server.Params).Unused
-		_ func(*server.Params) []server.Param                                               = (*server.Params).List
-		_ func(*server.Params) *server.Params                                               = (*server.Params).Rest
-		_ func(string) (int64, error)                                                       = server.ParseSize
-		_ func(string) (bool, error)                                                        = server.ParseBool
-		_ func(string, int) (int64, error)                                                  = server.ParseInt
-		_ func(string, int) (uint64, error)                                                 = server.ParseUint
-		_ func(*server.PluginSpec) func(*server.Params) (server.Plugin, error)              = func(s *server.PluginSpec) func(*server.Params) (server.Plugin, error) { return s.New }
-		_ func(*server.FilterSpec) func(*server.Params, server.Layer) (server.Layer, error) = func(s *server.FilterSpec) func(*server.Params, server.Layer) (server.Layer, error) { return s.New }
+		_ func(string, server.Plugin) server.Layer                                                         = server.PluginLayer
+		_ func(int64, int64) *server.ExtentList                                                            = server.NewExtentList
+		_ func(*server.ExtentList, int64, int64)                                                           = (*server.ExtentList).Reset
+		_ func(*server.ExtentList, int64, int64, server.ExtentType) error                                  = (*server.ExtentList).Add
+		_ func(*server.ExtentList) []server.Extent                                                         = (*server.ExtentList).Extents
+		_ func(*server.ExtentList) int64                                                                   = (*server.ExtentList).Start
+		_ func(*server.ExtentList) int64                                                                   = (*server.ExtentList).End
+		_ func(syscall.Errno, string, ...any) error                                                        = server.Errorf
+		_ func(error) protocol.Errno                                                                       = server.ErrnoOf
+		_ func(*server.Error) string                                                                       = (*server.Error).Error
+		_ func(*server.Error) []error                                                                      = (*server.Error).Unwrap
+		_ func(*server.Error) protocol.Errno                                                               = (*server.Error).NBDErrno
+		_ func(*server.PanicError) string                                                                  = (*server.PanicError).Error
+		_ func(*server.PanicError) error                                                                   = (*server.PanicError).Unwrap
+		_ func(*server.PanicError) protocol.Errno                                                          = (*server.PanicError).NBDErrno
+		_ func(context.Context) (server.ConnInfo, bool)                                                    = server.ConnInfoFrom
+		_ func(context.Context, server.ConnInfo) context.Context                                           = server.WithConnInfo
+		_ func(context.Context) bool                                                                       = server.Shutdown
+		_ func(context.Context, bool) bool                                                                 = server.Disconnect
+		_ func(*server.Server) <-chan struct{}                                                             = (*server.Server).ShutdownRequested
+		_ func(server.PluginSpec, []server.FilterSpec, []server.Param, *slog.Logger) (server.Layer, error) = server.NewStack
+		_ func([]server.Param, *slog.Logger) *server.Params                                                = server.NewParams
+		_ func(*server.Params, string) (string, bool)                                                      = (*server.Params).Lookup
+		_ func(*server.Params, string) []string                                                            = (*server.Params).All
+		_ func(*server.Params, string, string) string                                                      = (*server.Params).String
+		_ func(*server.Params, string) (string, error)                                                     = (*server.Params).Required
+		_ func(*server.Params, string, int64) (int64, error)                                               = (*server.Params).Size
+		_ func(*server.Params, string, bool) (bool, error)                                                 = (*server.Params).Bool
+		_ func(*server.Params, string, int64) (int64, error)                                               = (*server.Params).Int64
+		_ func(*server.Params, string, uint32) (uint32, error)                                             = (*server.Params).Uint32
+		_ func(*server.Params) []server.Param                                                              = (*server.Params).Unused
+		_ func(*server.Params) []server.Param                                                              = (*server.Params).List
+		_ func(*server.Params) *server.Params                                                              = (*server.Params).Rest
+		_ func(string) (int64, error)                                                                      = server.ParseSize
+		_ func(string) (bool, error)                                                                       = server.ParseBool
+		_ func(string, int) (int64, error)                                                                 = server.ParseInt
+		_ func(string, int) (uint64, error)                                                                = server.ParseUint
+		_ func(*server.PluginSpec) func(*server.Params) (server.Plugin, error)                             = func(s *server.PluginSpec) func(*server.Params) (server.Plugin, error) { return s.New }
+		_ func(*server.FilterSpec) func(*server.Params, server.Layer) (server.Layer, error)                = func(s *server.FilterSpec) func(*server.Params, server.Layer) (server.Layer, error) { return s.New }
 	)
 	// Interface methods, by method expression: a method's signature changing, or the
 	// method going, fails here.
@@ -330,7 +335,7 @@ func TestSignatures(t *testing.T) {
 	_ = server.FilterSpec{Name: "", Version: "", Description: "", ConfigHelp: ""}
 	_ = server.Params{Logger: slog.Default()}
 	_ = server.OpenRequest{ExportName: "", ReadOnly: false}
-	_ = server.ConnInfo{ID: 0, Local: nil, Remote: nil, TLS: false, ExportName: ""}
+	_ = server.ConnInfo{ID: 0, Local: nil, Remote: nil, TLS: false, ExportName: "", Accepted: time.Time{}, Peer: &server.PeerCred{PID: 0, UID: 0, GID: 0, SecurityLabel: ""}}
 	_ = server.Error{Errno: 0, Err: nil}
 	_ = server.PanicError{Layer: "", Op: "", Value: nil, Stack: nil}
 	_ = server.Extent{Offset: 0, Length: 0, Type: server.ExtentData}
