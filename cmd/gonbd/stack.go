@@ -48,4 +48,3 @@ func isParamKey(s string) bool {
 	}
 	return s != ""
 }
-
