@@ -1,0 +1,3 @@
+module github.com/gonbd/gonbd/filters/offset
+
+go 1.24.0
