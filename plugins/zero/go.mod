@@ -1,0 +1,3 @@
+module github.com/gonbd/gonbd/plugins/zero
+
+go 1.24.0
