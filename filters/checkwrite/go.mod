@@ -1,0 +1,3 @@
+module github.com/gonbd/gonbd/filters/checkwrite
+
+go 1.24.0
