@@ -111,7 +111,7 @@ func (p *Plugin) configure(ctx context.Context, config []server.Param) error {
 		case err != nil:
 			return err
 		case st == statusMissing:
-			return p.errorf("config", "the script has no config method, so it takes no parameters, but got %s=%s", key, param.Value)
+			return p.errorf("config", "there is no config method to take the parameter %s=%s", key, param.Value)
 		case st == statusFalse:
 			return p.unexpectedFalse("config")
 		}
