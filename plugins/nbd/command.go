@@ -28,12 +28,14 @@ const activationScript = `LISTEN_PID=$$ exec "$0" "$@"`
 // serverCommand is a server the plugin runs as a child process, listening on a Unix
 // socket the plugin made, as libnbd's nbd_connect_systemd_socket_activation does.
 type serverCommand struct {
+	name     string // the program, for messages
 	cmd      *exec.Cmd
 	dir      string // the temporary directory of the socket
 	socket   string
 	log      *slog.Logger
 	stopping atomic.Bool
 	done     chan struct{} // closed once the process has exited
+	exitErr  error         // how it exited (nil for status 0); set before done is closed
 }
 
 // startCommand makes a listening socket in a new temporary directory and runs argv
@@ -64,9 +66,9 @@ func startCommand(argv []string, stderr io.Writer, log *slog.Logger) (_ *serverC
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("command=%s: %w", argv[0], err)
 	}
-	c := &serverCommand{cmd: cmd, dir: dir, socket: socket, log: log, done: make(chan struct{})}
+	c := &serverCommand{name: argv[0], cmd: cmd, dir: dir, socket: socket, log: log, done: make(chan struct{})}
 	log.Debug("nbd: started the server command", "command", strings.Join(argv, " "), "pid", cmd.Process.Pid, "socket", socket)
-	go c.wait(argv[0])
+	go c.wait()
 	return c, nil
 }
 
@@ -98,18 +100,40 @@ func environWithoutActivation() []string {
 
 // wait reaps the process and says how it ended; an exit before stop is a warning,
 // since the connection to it is lost with it.
-func (c *serverCommand) wait(name string) {
+func (c *serverCommand) wait() {
 	err := c.cmd.Wait()
+	c.exitErr = err
 	close(c.done)
 	level := slog.LevelWarn
 	if c.stopping.Load() {
 		level = slog.LevelDebug
 	}
 	if err == nil {
-		c.log.Log(context.Background(), level, "nbd: the server command exited", "command", name)
+		c.log.Log(context.Background(), level, "nbd: the server command exited", "command", c.name)
 		return
 	}
-	c.log.Log(context.Background(), level, "nbd: the server command failed", "command", name, "err", err)
+	c.log.Log(context.Background(), level, "nbd: the server command failed", "command", c.name, "err", err)
+}
+
+// exitGrace is how long a failed connection waits for the command to exit, to say
+// why it failed.
+const exitGrace = time.Second
+
+// explain adds to err, the failure of the first connection, how the command ended if
+// it has or does so within exitGrace: a server that cannot start is the usual cause.
+func (c *serverCommand) explain(err error) error {
+	t := time.NewTimer(exitGrace)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
+		return err
+	}
+	status := "exit status 0"
+	if c.exitErr != nil {
+		status = c.exitErr.Error()
+	}
+	return fmt.Errorf("command=%s exited (%s) instead of serving NBD: %w", c.name, status, err)
 }
 
 // stop asks the server to exit with SIGTERM, kills it if it has not within

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,8 +55,9 @@ func (l *lockedBuffer) String() string {
 func startNbdkit(t testing.TB, args ...string) string {
 	t.Helper()
 	servertest.NeedClient(t, "nbdkit")
-	sock := filepath.Join(socketDir(t), "nbdkit.sock")
-	cmd := exec.Command("nbdkit", append([]string{"-f", "--exit-with-parent", "-U", sock}, args...)...)
+	dir := socketDir(t)
+	sock, pidFile := filepath.Join(dir, "nbdkit.sock"), filepath.Join(dir, "nbdkit.pid")
+	cmd := exec.Command("nbdkit", append([]string{"-f", "--exit-with-parent", "-U", sock, "-P", pidFile}, args...)...)
 	cmd.Env = servertest.Env()
 	out := new(lockedBuffer)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -71,28 +73,19 @@ func startNbdkit(t testing.TB, args ...string) string {
 			t.Logf("nbdkit %q said:\n%s", args, out)
 		}
 	})
-	waitForSocket(t, sock, exited, out)
-	return sock
-}
-
-// waitForSocket waits until something accepts connections on sock, failing the test
-// if exited is closed or ten seconds pass first.
-func waitForSocket(t testing.TB, sock string, exited <-chan struct{}, out *lockedBuffer) {
-	t.Helper()
+	// nbdkit writes its PID file once it listens.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			c.Close()
-			return
+		if _, err := os.Stat(pidFile); err == nil {
+			return sock
 		}
 		select {
 		case <-exited:
-			t.Fatalf("the server exited before listening on %s:\n%s", sock, out)
+			t.Fatalf("nbdkit %q exited before serving:\n%s", args, out)
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s after 10s: %v\n%s", sock, err, out)
+			t.Fatalf("nbdkit %q does not serve after 10s:\n%s", args, out)
 		}
 	}
 }
@@ -103,7 +96,9 @@ type remoteServer struct {
 	t      testing.TB
 	layer  server.Layer
 	socket string
-	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	cancel context.CancelFunc // nil when not serving
 	done   chan struct{}
 	engine *server.Server
 }
@@ -111,52 +106,83 @@ type remoteServer struct {
 // serveAt serves layer on the Unix socket path until Stop or the end of the test.
 func serveAt(t testing.TB, layer server.Layer, path string) *remoteServer {
 	t.Helper()
-	r := &remoteServer{t: t, layer: layer, socket: path}
+	r := notServingAt(t, layer, path)
 	r.Start()
+	return r
+}
+
+// notServingAt returns a server for layer on path that serves once started (Start or
+// start) until Stop or the end of the test.
+func notServingAt(t testing.TB, layer server.Layer, path string) *remoteServer {
+	r := &remoteServer{t: t, layer: layer, socket: path}
 	t.Cleanup(r.Stop)
 	return r
 }
 
-// Start serves again after Stop.
+// Start serves, or fails the test.
 func (r *remoteServer) Start() {
 	r.t.Helper()
+	if err := r.start(); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// start serves; unlike Start it may be called on any goroutine.
+func (r *remoteServer) start() error {
 	ln, err := net.Listen("unix", r.socket)
 	if err != nil {
-		r.t.Fatal(err)
+		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	engine, err := server.New(ctx, r.layer, server.Options{})
 	if err != nil {
 		cancel()
 		ln.Close()
-		r.t.Fatal(err)
+		return err
 	}
-	r.cancel, r.engine, r.done = cancel, engine, make(chan struct{})
+	done := make(chan struct{})
 	go func() {
-		defer close(r.done)
+		defer close(done)
 		if err := engine.Serve(ctx, ln); err != nil && !errors.Is(err, net.ErrClosed) {
 			r.t.Errorf("remote server: %v", err)
 		}
 	}()
+	r.mu.Lock()
+	r.cancel, r.engine, r.done = cancel, engine, done
+	r.mu.Unlock()
+	return nil
 }
 
 // Stop stops serving and closes every connection, as a server that goes away does.
 func (r *remoteServer) Stop() {
-	if r.cancel == nil {
+	r.mu.Lock()
+	cancel, engine, done := r.cancel, r.engine, r.done
+	r.cancel = nil
+	r.mu.Unlock()
+	if cancel == nil {
 		return
 	}
-	r.cancel()
-	<-r.done
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := r.engine.Close(ctx); err != nil {
+	cancel()
+	<-done
+	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	if err := engine.Close(ctx); err != nil {
 		r.t.Errorf("closing the remote server: %v", err)
 	}
-	r.cancel = nil
 }
 
 // proxyTo serves the plugin with params in front of a server and returns the proxy.
 func proxyTo(t testing.TB, params ...string) *servertest.Server {
 	t.Helper()
 	return servertest.StartStack(t, Spec(), nil, params...)
+}
+
+// containsAny reports whether s contains one of subs.
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }

@@ -100,6 +100,9 @@ func (p *Plugin) sharedConn(ctx context.Context) (*client.Conn, error) {
 	}
 	c, err := p.remote.connect(ctx, p.export)
 	if err != nil {
+		if p.command != nil {
+			err = p.command.explain(err)
+		}
 		return nil, err
 	}
 	p.shared = c
