@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,10 +55,32 @@ func (l *lockedBuffer) String() string {
 // and returns SOCK once nbdkit accepts connections on it.
 func startNbdkit(t testing.TB, args ...string) string {
 	t.Helper()
+	sock := filepath.Join(socketDir(t), "nbdkit.sock")
+	runNbdkit(t, append([]string{"-U", sock}, args...)...)
+	return sock
+}
+
+// startNbdkitTCP runs `nbdkit -f --exit-with-parent -i 127.0.0.1 -p PORT args...` until
+// the test ends and returns PORT once nbdkit accepts connections on it.
+func startNbdkitTCP(t testing.TB, args ...string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	runNbdkit(t, append([]string{"-i", "127.0.0.1", "-p", port}, args...)...)
+	return port
+}
+
+// runNbdkit runs `nbdkit -f --exit-with-parent args...` until the test ends, and
+// returns once nbdkit serves.
+func runNbdkit(t testing.TB, args ...string) {
+	t.Helper()
 	servertest.NeedClient(t, "nbdkit")
-	dir := socketDir(t)
-	sock, pidFile := filepath.Join(dir, "nbdkit.sock"), filepath.Join(dir, "nbdkit.pid")
-	cmd := exec.Command("nbdkit", append([]string{"-f", "--exit-with-parent", "-U", sock, "-P", pidFile}, args...)...)
+	pidFile := filepath.Join(t.TempDir(), "nbdkit.pid")
+	cmd := exec.Command("nbdkit", append([]string{"-f", "--exit-with-parent", "-P", pidFile}, args...)...)
 	cmd.Env = servertest.Env()
 	out := new(lockedBuffer)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -77,7 +100,7 @@ func startNbdkit(t testing.TB, args ...string) string {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(pidFile); err == nil {
-			return sock
+			return
 		}
 		select {
 		case <-exited:
