@@ -5,7 +5,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gonbd/gonbd/filters/partition"
 	"github.com/gonbd/gonbd/plugins/memory"
+	"github.com/gonbd/gonbd/plugins/partitioning"
 	"github.com/gonbd/gonbd/server"
 )
 
@@ -21,8 +23,11 @@ func linkedSpecs() linked {
 	return linked{
 		plugins: []server.PluginSpec{
 			memory.Spec(),
+			partitioning.Spec(),
 		},
-		filters: []server.FilterSpec{},
+		filters: []server.FilterSpec{
+			partition.Spec(),
+		},
 	}
 }
 
