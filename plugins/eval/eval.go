@@ -11,12 +11,14 @@ import (
 	"github.com/gonbd/gonbd/server"
 )
 
-// Methods are the methods an eval plugin may be given a body for, in the order the
-// manual lists them. Every other parameter goes to the config method.
+// Methods returns the methods an eval plugin may be given a body for, in alphabetical
+// order. Every other parameter goes to the config method.
 //
 // load and magic_config_key are not among them: the eval plugin has neither (a
 // parameter called load= goes to config like any other).
-var Methods = []string{
+func Methods() []string { return slices.Clone(methods) }
+
+var methods = []string{
 	"after_fork", "block_size", "cache", "can_cache", "can_extents", "can_fast_zero",
 	"can_flush", "can_fua", "can_multi_conn", "can_trim", "can_write", "can_zero",
 	"close", "config", "config_complete", "default_export", "dump_plugin",
@@ -50,8 +52,8 @@ type Options struct {
 	// by /bin/sh with the arguments of nbdkit's sh plugin calling convention ($1 is
 	// the method, $2... its arguments). Methods not given behave as Missing does.
 	Methods map[string]string
-	// Missing is the body run for every method not in Methods. The default, "exit
-	// 2", says the method is missing.
+	// Missing is the body run for every method not in Methods. Empty means the
+	// default, "exit 2": the method is missing.
 	Missing string
 	// Config holds the other parameters, passed to the config method as `config KEY
 	// VALUE`, in order.
@@ -66,7 +68,7 @@ type Options struct {
 // removes $tmpdir.
 func New(opts Options) (*sh.Plugin, error) {
 	for method := range opts.Methods {
-		if !slices.Contains(Methods, method) {
+		if !slices.Contains(methods, method) {
 			return nil, fmt.Errorf("%q is not a method an eval plugin can define", method)
 		}
 	}

@@ -36,7 +36,7 @@ func Spec() server.PluginSpec {
 // configHelp lists the parameters, one method a line.
 func configHelp() string {
 	var b strings.Builder
-	for _, m := range Methods {
+	for _, m := range methods {
 		fmt.Fprintf(&b, "%s=<SCRIPT>\n", m)
 	}
 	b.WriteString("missing=<SCRIPT>  Run for every method not given (default: exit 2, \"missing\").\n")
@@ -58,7 +58,7 @@ func optionsFromParams(p *server.Params) (Options, error) {
 				return Options{}, fmt.Errorf("method %s defined more than once on the command line", param.Key)
 			}
 			opts.Missing, missingGiven = param.Value, true
-		case slices.Contains(Methods, param.Key):
+		case slices.Contains(methods, param.Key):
 			if _, dup := opts.Methods[param.Key]; dup {
 				return Options{}, fmt.Errorf("method %s defined more than once on the command line", param.Key)
 			}

@@ -121,12 +121,18 @@ func saveInlineScript(dir string, stdin io.Reader) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("script=-: %w", err)
 	}
-	if _, err := io.Copy(f, stdin); err != nil {
+	n, err := io.Copy(f, stdin)
+	if err != nil {
 		f.Close()
 		return "", fmt.Errorf("script=-: reading the script from standard input: %w", err)
 	}
 	if err := f.Close(); err != nil {
 		return "", fmt.Errorf("script=-: %w", err)
+	}
+	if n == 0 {
+		// An empty script would answer every method with success and no output;
+		// more likely standard input was not what the user meant.
+		return "", errors.New("script=-: standard input is empty: give the script there, e.g. with a here-document")
 	}
 	return path, nil
 }

@@ -53,6 +53,13 @@ func TestSpecInlineScript(t *testing.T) {
 	}
 }
 
+func TestSpecRefusesEmptyInlineScript(t *testing.T) {
+	_, err := spec(strings.NewReader("")).New(server.NewParams(params("-"), nil))
+	if err == nil || !strings.Contains(err.Error(), "standard input is empty") {
+		t.Errorf("an empty inline script: %v", err)
+	}
+}
+
 func TestSpecParameters(t *testing.T) {
 	s := newScript(t, `magic_config_key) echo disk ;;
 config) ;;`)
