@@ -29,11 +29,10 @@ func TestEndToEnd(t *testing.T) {
 	// A write on another connection is seen by a reader that had read ahead over it.
 	servertest.Nbdsh(t, s.URI(),
 		"assert h.pread(4096, 0) == bytes.fromhex('"+hex.EncodeToString(original[:4096])+"')",
-				"h2 = nbd.NBD()",
+		"h2 = nbd.NBD()",
 		"h2.connect_uri(h.get_uri())",
 		"h2.pwrite(b'\\x42' * 512, 32768)",
 		"assert h.pread(512, 32768) == b'\\x42' * 512",
 	)
 	servertest.QemuIO(t, s.URI(), "read -P 0x42 32768 512")
 }
-
