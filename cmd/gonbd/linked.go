@@ -5,9 +5,17 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gonbd/gonbd/filters/cache"
+	"github.com/gonbd/gonbd/filters/cacheextents"
+	"github.com/gonbd/gonbd/filters/cow"
+	"github.com/gonbd/gonbd/filters/nocache"
 	"github.com/gonbd/gonbd/filters/partition"
+	"github.com/gonbd/gonbd/filters/readahead"
+	"github.com/gonbd/gonbd/filters/scan"
+	"github.com/gonbd/gonbd/plugins/eval"
 	"github.com/gonbd/gonbd/plugins/memory"
 	"github.com/gonbd/gonbd/plugins/partitioning"
+	"github.com/gonbd/gonbd/plugins/sh"
 	"github.com/gonbd/gonbd/server"
 )
 
@@ -22,11 +30,19 @@ type linked struct {
 func linkedSpecs() linked {
 	return linked{
 		plugins: []server.PluginSpec{
+			eval.Spec(),
 			memory.Spec(),
 			partitioning.Spec(),
+			sh.Spec(),
 		},
 		filters: []server.FilterSpec{
+			cache.Spec(),
+			cacheextents.Spec(),
+			cow.Spec(),
+			nocache.Spec(),
 			partition.Spec(),
+			readahead.Spec(),
+			scan.Spec(),
 		},
 	}
 }
