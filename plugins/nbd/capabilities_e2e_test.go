@@ -72,3 +72,21 @@ func equalJSON(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// TestE2EMapMatchesNbdkit checks that block status through the proxy is the server's:
+// the same map as nbdkit's proxy and the server itself give.
+func TestE2EMapMatchesNbdkit(t *testing.T) {
+	servertest.EndToEnd(t, "nbdkit", "nbdinfo", "qemu-io")
+	sock := startNbdkit(t, "memory", "64M")
+	direct := "nbd+unix:///?socket=" + sock
+	servertest.QemuIO(t, direct, "write -P 1 0 64k", "write -P 2 1M 1M", "write -P 3 10000k 100k", "write -P 0 20M 64k")
+	want := servertest.MustRun(t, "nbdinfo", "--map", direct).Stdout
+	ours := servertest.MustRun(t, "nbdinfo", "--map", proxyTo(t, "socket="+sock).URI()).Stdout
+	theirs := servertest.MustRun(t, "nbdkit", "-U", "-", "nbd", "socket="+sock, "--run", `nbdinfo --map "$uri"`).Stdout
+	if ours != want || ours != theirs {
+		t.Errorf("map through the proxy:\n%s\nthrough nbdkit's proxy:\n%s\nof the server:\n%s", ours, theirs, want)
+	}
+	if strings.Count(want, "\n") < 5 {
+		t.Errorf("the server's map is too simple to test anything:\n%s", want)
+	}
+}

@@ -187,7 +187,8 @@ func (opts *Options) checkServer() error {
 	case len(given) == 0:
 		return errors.New("no NBD server to forward to: give one of uri=, socket=, hostname=, socket-fd= and command=")
 	case len(given) > 1:
-		return fmt.Errorf("%s each name the NBD server to forward to: give only one", strings.Join(given, " and "))
+		list := strings.Join(given[:len(given)-1], ", ") + " and " + given[len(given)-1]
+		return fmt.Errorf("%s each name the NBD server to forward to: give only one", list)
 	case opts.Port != "" && opts.Hostname == "":
 		return fmt.Errorf("port=%s is only meaningful with hostname=", opts.Port)
 	case len(opts.Command) > 0 && opts.Command[0] == "":

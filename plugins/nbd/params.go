@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"syscall"
 
 	"github.com/gonbd/gonbd/server"
 )
@@ -14,8 +15,8 @@ import (
 // can have.
 func optionsFromParams(p *server.Params) (Options, error) {
 	opts := Options{Logger: p.Logger}
-	if _, ok := p.Lookup("vsock"); ok {
-		return opts, fmt.Errorf("vsock=: %w", errVsock)
+	if cid, ok := p.Lookup("vsock"); ok {
+		return opts, fmt.Errorf("vsock=%s: %w", cid, errVsock)
 	}
 	if _, ok := p.Lookup("tls-psk"); ok {
 		return opts, errPSK
@@ -90,9 +91,10 @@ func socketFromFD(value string) (net.Conn, error) {
 	c, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
-		var pathErr *os.PathError
-		if errors.As(err, &pathErr) {
-			err = pathErr.Err
+		// The system's reason (not a socket, a bad descriptor) says it all.
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			err = errno
 		}
 		return nil, fmt.Errorf("socket-fd=%s: not a connected socket: %w", value, err)
 	}

@@ -48,7 +48,11 @@ func newRemote(opts *Options) (*remote, string, error) {
 	case opts.URI != "":
 		u, err := client.ParseURI(opts.URI)
 		if err != nil {
-			return nil, "", err
+			// The client's error repeats the URI after its own prefix.
+			if cause := errors.Unwrap(err); cause != nil {
+				err = cause
+			}
+			return nil, "", fmt.Errorf("uri=%s: %w", opts.URI, err)
 		}
 		if u.Network() == "vsock" {
 			return nil, "", errVsock
