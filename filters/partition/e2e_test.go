@@ -61,12 +61,12 @@ func realTable(t *testing.T, size int64, script string, tool string, args ...str
 // The tables the end-to-end tests use: an MBR with a primary partition after the
 // extended one (partition 3) and three logical partitions, and a GPT made by sgdisk.
 const mbrScript = "label: dos\n" +
-	"start=2048, size=4096, type=83\n" +
-	"start=6144, size=2048, type=82\n" +
-	"start=8192, size=24576, type=5\n" +
-	"start=34816, size=2048, type=83\n" +
-	"size=1000, type=83\n" +
-	"size=3000, type=7\n" +
+	"start=2048, size=2048, type=83\n" +
+	"start=4096, size=1024, type=82\n" +
+	"start=6144, size=8192, type=5\n" +
+	"start=14336, size=1024, type=83\n" +
+	"size=500, type=83\n" +
+	"size=1000, type=7\n" +
 	"size=100, type=83\n"
 
 var gptArgs = []string{"-n", "1:2048:+1M", "-n", "2:0:+513K", "-n", "3:0:+64K", "-n", "5:0:+1M"}
@@ -77,7 +77,7 @@ var gptArgs = []string{"-n", "1:2048:+1M", "-n", "2:0:+513K", "-n", "3:0:+64K", 
 // with nbdsh that the size is the partition's.
 func TestE2ERealTables(t *testing.T) {
 	servertest.EndToEnd(t, "qemu-io", "nbdsh", "sfdisk", "sgdisk")
-	mbrImage, mbrParts := realTable(t, 20*mib, mbrScript, "sfdisk")
+	mbrImage, mbrParts := realTable(t, 8*mib, mbrScript, "sfdisk")
 	gptImage, gptParts := realTable(t, 8*mib, "", "sgdisk", gptArgs...)
 	if len(mbrParts) != 6 || len(gptParts) != 4 {
 		t.Fatalf("the tools made %d MBR and %d GPT partitions: %v %v", len(mbrParts), len(gptParts), mbrParts, gptParts)
@@ -121,7 +121,7 @@ func TestE2ERealTables(t *testing.T) {
 // the partition numbers that do not exist fail with both.
 func TestE2ESameAsNbdkit(t *testing.T) {
 	servertest.EndToEnd(t, "qemu-img", "nbdinfo", "sfdisk", "sgdisk", "nbdkit")
-	mbrImage, _ := realTable(t, 20*mib, mbrScript, "sfdisk")
+	mbrImage, _ := realTable(t, 8*mib, mbrScript, "sfdisk")
 	gptImage, _ := realTable(t, 8*mib, "", "sgdisk", gptArgs...)
 	for _, tt := range []struct {
 		image  string

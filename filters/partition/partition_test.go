@@ -109,19 +109,19 @@ func TestMBRPrimaryPartitions(t *testing.T) {
 }
 
 func TestMBRLogicalPartitions(t *testing.T) {
-	// Extended partition from 3 MiB to the end of 16 MiB; logical partitions 5, 6, 7.
-	image := mbrDisk(16*mib, []entry{
+	// Extended partition from 3 MiB to the end of 8 MiB; logical partitions 5, 6, 7.
+	image := mbrDisk(8*mib, []entry{
 		{typ: 0x83, start: 2048, sectors: 2048},
-		{typ: 0x0f, start: 6144, sectors: 32768 - 6144},
+		{typ: 0x0f, start: 6144, sectors: 16384 - 6144},
 	}, []logical{
 		{ebr: 6144, start: 8192, sectors: 2048},
 		{ebr: 10240, start: 10241, sectors: 100},
-		{ebr: 12288, start: 14336, sectors: 32768 - 14336},
+		{ebr: 12288, start: 14336, sectors: 16384 - 14336},
 	})
 	d := newDisk(image)
 	checkServes(t, d, openPartition(t, d, 5), 4*mib, 1*mib)
 	checkServes(t, d, openPartition(t, d, 6), 10241*512, 100*512)
-	checkServes(t, d, openPartition(t, d, 7), 7*mib, 9*mib)
+	checkServes(t, d, openPartition(t, d, 7), 7*mib, 1*mib)
 	checkServes(t, d, openPartition(t, d, 1), 1*mib, 1*mib)
 	for n, want := range map[string]string{
 		"2": "partition 2 is the extended partition",
