@@ -1,7 +1,7 @@
 // Package nbd is gonbd's proxy plugin, after nbdkit's nbd plugin: it forwards every
 // client's requests to another NBD server, through the pure-Go client of
 // github.com/gonbd/gonbd/protocol/client. Put in front of a server, it adds what that
-// server lacks (TLS towards the clients, the newstyle handshake, gonbd's filters) without
+// server lacks (gonbd's filters, another transport, the other handshake) without
 // changing it.
 //
 // From the command line:
@@ -20,7 +20,7 @@
 // uses one connection, opened at start-up. Many requests are in flight at once on
 // each connection. retry=N tries connecting N more times, a second apart.
 //
-// The exports's capabilities are the server's: writing, flush, trim, zero, fast zero,
+// The export's capabilities are the server's: writing, flush, trim, zero, fast zero,
 // native FUA, multi-conn, cache, rotational, block size constraints, description and
 // base:allocation block status. Requests pass on with their flags, and the server's
 // errors reach the client with the same errno. A connection to the server that breaks

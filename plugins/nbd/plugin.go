@@ -178,12 +178,7 @@ func (p *Plugin) Cleanup(ctx context.Context) {
 
 // DumpPlugin reports the features of the client, under the names nbdkit's nbd plugin
 // uses for libnbd's, so that scripts that test for them work: TLS with X.509
-// certificates, URIs, and export listing; no vsock.
-func (p *Plugin) DumpPlugin(w io.Writer) { dumpFeatures(w) }
-
-func dumpFeatures(w io.Writer) {
-	fmt.Fprintln(w, "libnbd_tls=1")
-	fmt.Fprintln(w, "libnbd_uri=1")
-	fmt.Fprintln(w, "libnbd_vsock=0")
-	fmt.Fprintln(w, "libnbd_dynamic_list=1")
+// certificates, URIs and export listing, but not vsock.
+func (p *Plugin) DumpPlugin(w io.Writer) {
+	fmt.Fprint(w, "libnbd_tls=1\nlibnbd_uri=1\nlibnbd_vsock=0\nlibnbd_dynamic_list=1\n")
 }
