@@ -51,8 +51,15 @@ type conn struct {
 	busy     atomic.Int32
 	running  sync.WaitGroup
 
+	// Replies: a worker that finds no write in progress writes its reply and those
+	// that queued meanwhile, all in one vectored write; the others queue and wait.
 	writeMu  sync.Mutex
-	writeErr error // under writeMu
+	writing  bool        // under writeMu
+	queued   []*worker   // replies waiting for the writer; under writeMu
+	writeErr error       // under writeMu
+	batch    []*worker   // the writer's
+	iovWrite net.Buffers // the writer's: the vectors of a batch
+	iovAll   [][]byte    // backs iovWrite
 
 	// In-flight payload bytes, for back-pressure.
 	flightMu    sync.Mutex
@@ -115,7 +122,7 @@ func (c *conn) serve(ctx context.Context) error {
 func (c *conn) startWorker() {
 	c.workers++
 	c.running.Add(1)
-	w := &worker{c: c}
+	w := &worker{c: c, written: make(chan struct{}, 1)}
 	go w.loop()
 }
 
@@ -133,6 +140,7 @@ type worker struct {
 	scratch *[]byte // for replies with many chunks
 	iov     net.Buffers
 	iovBase [4][]byte
+	written chan struct{} // receives when a writer has sent this worker's queued reply
 	// iovChunks backs the vectors of a sparse read: iov itself cannot keep the
 	// capacity, since net.Buffers.WriteTo consumes it.
 	iovChunks [2 * maxReadChunks][]byte
@@ -541,21 +549,52 @@ func (w *worker) replyError(errno protocol.Errno, message string) {
 	w.send()
 }
 
-// send writes the reply in w.iov as one vectored write, under the connection's write
-// lock so that replies never interleave. A write error ends the connection.
+// send writes the reply in w.iov, under the connection's write lock so that replies
+// never interleave. Replies that become ready while another is being written are sent
+// together in the next vectored write, so that a busy connection makes one system call
+// for many replies; each worker waits until its own reply is written, since the
+// vectors point into its buffers. A write error ends the connection.
 func (w *worker) send() {
 	c := w.c
 	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
 	if c.writeErr != nil {
+		c.writeMu.Unlock()
 		return
 	}
-	if _, err := w.iov.WriteTo(c.nc); err != nil {
-		c.writeErr = err
-		// Stop reading too: nobody can receive the replies.
-		c.nc.SetReadDeadline(time.Now())
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			c.log.Debug("write reply", "err", err)
-		}
+	if c.writing {
+		c.queued = append(c.queued, w)
+		c.writeMu.Unlock()
+		<-w.written
+		return
 	}
+	c.writing = true
+	batch := append(c.batch[:0], w)
+	for len(batch) > 0 {
+		c.iovWrite = c.iovAll[:0]
+		for _, q := range batch {
+			c.iovWrite = append(c.iovWrite, q.iov...)
+		}
+		c.iovAll = c.iovWrite[:0] // keeps the capacity, which WriteTo consumes
+		c.writeMu.Unlock()
+		_, err := c.iovWrite.WriteTo(c.nc)
+		c.writeMu.Lock()
+		if err != nil && c.writeErr == nil {
+			c.writeErr = err
+			// Stop reading too: nobody can receive the replies.
+			c.nc.SetReadDeadline(time.Now())
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				c.log.Debug("write reply", "err", err)
+			}
+		}
+		for _, q := range batch {
+			if q != w {
+				q.written <- struct{}{}
+			}
+		}
+		// The queue becomes the next batch, and this batch's array the queue.
+		batch, c.queued = c.queued, batch[:0]
+	}
+	c.batch = batch
+	c.writing = false
+	c.writeMu.Unlock()
 }
