@@ -53,14 +53,14 @@ func (h *handle) readCached(ctx context.Context, dst []byte, off, first, last in
 	for b := first; b <= last; b++ {
 		start, end := max(off, b*bs), min(off+int64(len(dst)), (b+1)*bs)
 		part := dst[start-off : end-off]
-		unlock := s.rlock(b)
+		s.rlock(b)
 		var err error
 		if s.state(b) != absent {
 			err = s.readFile(part, start)
 		} else {
 			err = h.Next.ReadAt(ctx, part, start, 0)
 		}
-		unlock()
+		s.runlock(b)
 		if err != nil {
 			return err
 		}
@@ -90,7 +90,8 @@ func (h *handle) readFilling(ctx context.Context, dst []byte, off, first, last i
 // It reports whether the cache grew.
 func (h *handle) fill(ctx context.Context, b int64, buf []byte) (grew bool, err error) {
 	s := h.store
-	defer s.lock(b)()
+	s.lock(b)
+	defer s.unlock(b)
 	buf = buf[:s.blockLen(b)]
 	if s.state(b) != absent {
 		return false, s.readFile(buf, b*s.blockSize)
@@ -191,7 +192,8 @@ func (h *handle) changeBlock(ctx context.Context, b, start, end int64, piece []b
 	through bool, nextFlags server.Flags, bufp **[]byte) (grew bool, err error) {
 	s := h.store
 	bs := s.blockSize
-	defer s.lock(b)()
+	s.lock(b)
+	defer s.unlock(b)
 	if through {
 		if piece == nil {
 			err = h.Next.Zero(ctx, start, end-start, nextFlags)
@@ -258,11 +260,11 @@ func (h *handle) Trim(ctx context.Context, off, length int64, flags server.Flags
 		if off > b*s.blockSize || off+length < b*s.blockSize+s.blockLen(b) {
 			continue
 		}
-		unlock := s.lock(b)
+		s.lock(b)
 		if s.state(b) != absent {
 			s.drop(b)
 		}
-		unlock()
+		s.unlock(b)
 	}
 	return nil
 }
@@ -308,7 +310,8 @@ func (h *handle) writeBackAll(ctx context.Context) error {
 // writeBack writes block b to the next layer if it is dirty, and marks it clean.
 func (h *handle) writeBack(ctx context.Context, b int64, buf []byte) error {
 	s := h.store
-	defer s.lock(b)()
+	s.lock(b)
+	defer s.unlock(b)
 	return h.writeBackLocked(ctx, b, buf)
 }
 

@@ -41,7 +41,8 @@ func (h *handle) reclaim(ctx context.Context) {
 // evict writes block b back if it is dirty and drops it from the cache.
 func (h *handle) evict(ctx context.Context, b int64, buf []byte) error {
 	s := h.store
-	defer s.lock(b)()
+	s.lock(b)
+	defer s.unlock(b)
 	if s.state(b) == absent {
 		return nil // dropped meanwhile
 	}

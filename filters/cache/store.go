@@ -89,20 +89,13 @@ func (s *store) setSize(size int64) error {
 // short last block.
 func (s *store) blockLen(b int64) int64 { return min(s.blockSize, s.size-b*s.blockSize) }
 
-// lock locks block b against other changes and returns the function that unlocks it.
-func (s *store) lock(b int64) func() {
-	m := &s.stripes[b%lockStripes]
-	m.Lock()
-	return m.Unlock
-}
+// lock locks block b against other changes; unlock unlocks it.
+func (s *store) lock(b int64)   { s.stripes[b%lockStripes].Lock() }
+func (s *store) unlock(b int64) { s.stripes[b%lockStripes].Unlock() }
 
-// rlock locks block b against changes while it is read and returns the function that
-// unlocks it.
-func (s *store) rlock(b int64) func() {
-	m := &s.stripes[b%lockStripes]
-	m.RLock()
-	return m.RUnlock
-}
+// rlock locks block b against changes while it is read; runlock unlocks it.
+func (s *store) rlock(b int64)   { s.stripes[b%lockStripes].RLock() }
+func (s *store) runlock(b int64) { s.stripes[b%lockStripes].RUnlock() }
 
 // state returns the state of block b.
 func (s *store) state(b int64) blockState {

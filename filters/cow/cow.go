@@ -169,11 +169,12 @@ func (h *handle) loadBlock(ctx context.Context, b int64, buf []byte) error {
 }
 
 // copyUp copies block b from the next layer into the overlay unless it is there
-// already, and returns its contents in *buf when wanted. It is copy-on-read and
+// already, and leaves the block's contents in buf. It is copy-on-read and
 // copy-on-cache.
 func (h *handle) copyUp(ctx context.Context, b int64, buf []byte) error {
 	o := h.overlay
-	defer o.lock(b)()
+	o.lock(b)
+	defer o.unlock(b)
 	buf = buf[:o.blockLen(b)]
 	if err := h.loadBlock(ctx, b, buf); err != nil {
 		return err

@@ -102,9 +102,9 @@ func (h *handle) Trim(ctx context.Context, off, length int64, flags server.Flags
 		if off > b*o.blockSize || off+length < b*o.blockSize+o.blockLen(b) {
 			continue
 		}
-		unlock := o.lock(b)
+		o.lock(b)
 		o.zeroBlock(b)
-		unlock()
+		o.unlock(b)
 	}
 	return nil
 }
@@ -127,7 +127,7 @@ func (h *handle) eachBlock(ctx context.Context, off, length int64,
 	for b := first; b <= last; b++ {
 		start, end := max(off, b*bs), min(off+length, b*bs+bs)
 		whole := start == b*bs && end == b*bs+o.blockLen(b)
-		unlock := o.lock(b)
+		o.lock(b)
 		var buf []byte
 		if !whole {
 			if bufp == nil {
@@ -135,12 +135,12 @@ func (h *handle) eachBlock(ctx context.Context, off, length int64,
 			}
 			buf = (*bufp)[:o.blockLen(b)]
 			if err := h.loadBlock(ctx, b, buf); err != nil {
-				unlock()
+				o.unlock(b)
 				return err
 			}
 		}
 		err := change(b, start, end, whole, buf)
-		unlock()
+		o.unlock(b)
 		if err != nil {
 			return err
 		}

@@ -100,12 +100,9 @@ func (o *overlay) run(first, last int64) (blockState, int64) {
 	return s, n
 }
 
-// lock locks block b against other changes and returns the function that unlocks it.
-func (o *overlay) lock(b int64) func() {
-	m := &o.stripes[b%lockStripes]
-	m.Lock()
-	return m.Unlock
-}
+// lock locks block b against other changes; unlock unlocks it.
+func (o *overlay) lock(b int64)   { o.stripes[b%lockStripes].Lock() }
+func (o *overlay) unlock(b int64) { o.stripes[b%lockStripes].Unlock() }
 
 // blockLen returns the length of block b within the export: blockSize, except for a
 // short last block.
