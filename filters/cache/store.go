@@ -55,11 +55,11 @@ type store struct {
 func newStore(dir string, blockSize int64, limit bool) (*store, error) {
 	f, err := os.CreateTemp(dir, "gonbd-cache-*")
 	if err != nil {
-		return nil, fmt.Errorf("creating the cache file (set TMPDIR to a writable directory): %w", err)
+		return nil, fmt.Errorf("cache: creating the cache file (set TMPDIR to a writable directory): %w", err)
 	}
 	if err := os.Remove(f.Name()); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("removing the cache file's name: %w", err)
+		return nil, fmt.Errorf("cache: removing the cache file's name: %w", err)
 	}
 	s := &store{file: f, blockSize: blockSize, limit: limit, size: -1}
 	if limit {

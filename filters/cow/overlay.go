@@ -47,11 +47,11 @@ type overlay struct {
 func newOverlay(dir string, blockSize int64) (*overlay, error) {
 	f, err := os.CreateTemp(dir, "gonbd-cow-*")
 	if err != nil {
-		return nil, fmt.Errorf("creating the overlay file (set TMPDIR to a writable directory): %w", err)
+		return nil, fmt.Errorf("cow: creating the overlay file (set TMPDIR to a writable directory): %w", err)
 	}
 	if err := os.Remove(f.Name()); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("removing the overlay file's name: %w", err)
+		return nil, fmt.Errorf("cow: removing the overlay file's name: %w", err)
 	}
 	return &overlay{file: f, blockSize: blockSize, size: -1}, nil
 }
