@@ -23,8 +23,12 @@ STATICCHECK := $(BIN)/staticcheck@$(STATICCHECK_VERSION)
 ACTIONLINT := $(BIN)/actionlint@$(ACTIONLINT_VERSION)
 
 EACH := $(BIN)/gonbd-each
+# Every package of every module of go.work. One go command over all of them
+# builds shared dependencies once and runs packages in parallel, which a loop
+# over the modules cannot; CI's matrix still tests each module on its own.
+PKGS := github.com/gonbd/gonbd/...
 
-export BIN GO STATICCHECK CROSS_PLATFORMS
+export BIN GO STATICCHECK CROSS_PLATFORMS PKGS
 
 .PHONY: help check test test-all vet e2e fuzz bench lint cross licenses \
 	release-check modules ci-matrix ci-matrix-update actionlint clients tools clean
@@ -41,23 +45,23 @@ clients: ## install the real NBD clients the end-to-end tests drive (needs root 
 tools: ## build the helper programs of tools/cmd into .bin/
 	cd tools && $(GO) build -o $(BIN)/ ./cmd/...
 
-vet: tools ## go vet ./... in every module
-	$(EACH) $(GO) vet ./...
+vet: tools ## go vet every package of every module
+	$(GO) vet $(PKGS)
 
-test: tools ## unit tests only: go test -race -short ./... in every module
-	$(EACH) $(GO) test -race -short -timeout $(TEST_TIMEOUT) ./...
+test: tools ## unit tests only: go test -race -short, every module
+	$(GO) test -race -short -timeout $(TEST_TIMEOUT) $(PKGS)
 
 test-all: tools ## every test, end-to-end ones included; a missing NBD client fails them
-	GONBD_REQUIRE_CLIENTS=1 $(EACH) $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	GONBD_REQUIRE_CLIENTS=1 $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKGS)
 
 e2e: tools ## only the end-to-end tests (named TestE2E*) of every module
-	GONBD_REQUIRE_CLIENTS=1 $(EACH) $(GO) test -race -timeout $(TEST_TIMEOUT) -run E2E ./...
+	GONBD_REQUIRE_CLIENTS=1 $(GO) test -race -timeout $(TEST_TIMEOUT) -run E2E $(PKGS)
 
 fuzz: tools ## run every fuzz test of every module for FUZZTIME (default 60s) each
 	$(BIN)/gonbd-fuzz -fuzztime $(FUZZTIME)
 
 bench: tools ## every benchmark of every module
-	$(EACH) $(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 lint: tools $(STATICCHECK) ## gofmt, go vet and staticcheck in every module
 	tools/ci/lint.sh

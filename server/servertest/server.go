@@ -109,7 +109,7 @@ func (s *Server) Stop() error {
 		select {
 		case err = <-s.done:
 		case <-time.After(Timeout):
-			err = fmt.Errorf("Serve did not return within %v of being stopped", Timeout)
+			err = fmt.Errorf("servertest: Serve did not return within %v of being stopped", Timeout)
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), Timeout)

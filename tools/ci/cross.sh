@@ -5,11 +5,11 @@
 # system does. Every platform is tried even when one fails.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-each="$BIN/gonbd-each"
+pkgs=${PKGS:-github.com/gonbd/gonbd/...}
 failed=()
 for p in ${CROSS_PLATFORMS:-linux/arm64 darwin/arm64 windows/amd64 freebsd/amd64 openbsd/amd64}; do
 	echo "cross: GOOS=${p%/*} GOARCH=${p#*/}"
-	if ! GOOS=${p%/*} GOARCH=${p#*/} CGO_ENABLED=0 "$each" sh -c 'go build ./... && go vet ./...'; then
+	if ! GOOS=${p%/*} GOARCH=${p#*/} CGO_ENABLED=0 sh -c "go build $pkgs && go vet $pkgs"; then
 		failed+=("$p")
 	fi
 done
