@@ -5,13 +5,29 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gonbd/gonbd/filters/blocksize"
+	blocksizepolicy "github.com/gonbd/gonbd/filters/blocksize-policy"
 	"github.com/gonbd/gonbd/filters/cache"
 	"github.com/gonbd/gonbd/filters/cacheextents"
+	"github.com/gonbd/gonbd/filters/checkwrite"
 	"github.com/gonbd/gonbd/filters/cow"
+	"github.com/gonbd/gonbd/filters/ddrescue"
+	"github.com/gonbd/gonbd/filters/exportname"
+	"github.com/gonbd/gonbd/filters/extentlist"
+	"github.com/gonbd/gonbd/filters/fua"
+	multiconn "github.com/gonbd/gonbd/filters/multi-conn"
 	"github.com/gonbd/gonbd/filters/nocache"
+	"github.com/gonbd/gonbd/filters/noextents"
+	"github.com/gonbd/gonbd/filters/nofilter"
+	"github.com/gonbd/gonbd/filters/noparallel"
+	"github.com/gonbd/gonbd/filters/nozero"
+	"github.com/gonbd/gonbd/filters/offset"
 	"github.com/gonbd/gonbd/filters/partition"
+	"github.com/gonbd/gonbd/filters/protect"
 	"github.com/gonbd/gonbd/filters/readahead"
 	"github.com/gonbd/gonbd/filters/scan"
+	"github.com/gonbd/gonbd/filters/swab"
+	"github.com/gonbd/gonbd/filters/truncate"
 	"github.com/gonbd/gonbd/plugins/eval"
 	"github.com/gonbd/gonbd/plugins/memory"
 	"github.com/gonbd/gonbd/plugins/nbd"
@@ -38,13 +54,29 @@ func linkedSpecs() linked {
 			sh.Spec(),
 		},
 		filters: []server.FilterSpec{
+			blocksize.Spec(),
+			blocksizepolicy.Spec(),
 			cache.Spec(),
 			cacheextents.Spec(),
+			checkwrite.Spec(),
 			cow.Spec(),
+			ddrescue.Spec(),
+			exportname.Spec(),
+			extentlist.Spec(),
+			fua.Spec(),
+			multiconn.Spec(),
 			nocache.Spec(),
+			noextents.Spec(),
+			nofilter.Spec(),
+			noparallel.Spec(),
+			nozero.Spec(),
+			offset.Spec(),
 			partition.Spec(),
+			protect.Spec(),
 			readahead.Spec(),
 			scan.Spec(),
+			swab.Spec(),
+			truncate.Spec(),
 		},
 	}
 }
