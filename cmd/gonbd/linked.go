@@ -29,10 +29,18 @@ import (
 	"github.com/gonbd/gonbd/filters/swab"
 	"github.com/gonbd/gonbd/filters/truncate"
 	"github.com/gonbd/gonbd/plugins/eval"
+	"github.com/gonbd/gonbd/plugins/full"
+	"github.com/gonbd/gonbd/plugins/info"
 	"github.com/gonbd/gonbd/plugins/memory"
 	"github.com/gonbd/gonbd/plugins/nbd"
+	"github.com/gonbd/gonbd/plugins/null"
+	"github.com/gonbd/gonbd/plugins/ones"
 	"github.com/gonbd/gonbd/plugins/partitioning"
+	"github.com/gonbd/gonbd/plugins/pattern"
+	"github.com/gonbd/gonbd/plugins/random"
 	"github.com/gonbd/gonbd/plugins/sh"
+	sparserandom "github.com/gonbd/gonbd/plugins/sparse-random"
+	"github.com/gonbd/gonbd/plugins/zero"
 	"github.com/gonbd/gonbd/server"
 )
 
@@ -48,10 +56,18 @@ func linkedSpecs() linked {
 	return linked{
 		plugins: []server.PluginSpec{
 			eval.Spec(),
+			full.Spec(),
+			info.Spec(),
 			memory.Spec(),
 			nbd.Spec(),
+			null.Spec(),
+			ones.Spec(),
 			partitioning.Spec(),
+			pattern.Spec(),
+			random.Spec(),
 			sh.Spec(),
+			sparserandom.Spec(),
+			zero.Spec(),
 		},
 		filters: []server.FilterSpec{
 			blocksize.Spec(),
