@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	multiconn "github.com/gonbd/gonbd/filters/multi-conn"
 	"github.com/gonbd/gonbd/protocol"
@@ -145,6 +146,7 @@ func TestClosedConnectionsAreForgotten(t *testing.T) {
 		if d.Counts().Flushes.Load()-before == 1 {
 			return
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	t.Error("flushes still reach closed connections")
 }
