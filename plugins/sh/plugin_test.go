@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -502,5 +503,40 @@ func TestExitCodesThatAnswer(t *testing.T) {
 	caps, err := h.Capabilities(context.Background())
 	if err != nil || !caps.Write || caps.Flush {
 		t.Errorf("caps %+v, %v", caps, err)
+	}
+}
+
+func TestParallelCalls(t *testing.T) {
+	// pread prints its offset, padded with dots, so that each read can tell that it
+	// got its own answer.
+	s := newScript(t, `thread_model) echo parallel ;;
+get_size) echo 1M ;;
+pread) printf '%-'"$3"'s' "$4" | tr ' ' . ;;`)
+	p := newPlugin(t, s)
+	if p.ThreadModel() != server.Parallel {
+		t.Fatalf("thread model %v", p.ThreadModel())
+	}
+	h := open(t, p, true)
+	const readers = 8
+	errs := make(chan error, readers)
+	for i := range readers {
+		go func() {
+			off := int64(i) * 4096
+			buf := make([]byte, 64)
+			if err := h.ReadAt(context.Background(), buf, off, 0); err != nil {
+				errs <- err
+				return
+			}
+			if want := fmt.Sprintf("%-64d", off); string(buf) != strings.ReplaceAll(want, " ", ".") {
+				errs <- fmt.Errorf("read at %d got %q", off, buf)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range readers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
