@@ -25,7 +25,7 @@ func blockSizeFrom(b protocol.BlockSizeInfo) (server.BlockSize, error) {
 	minimum, preferred, maximum := b.Minimum, b.Preferred, b.Maximum
 	if minimum == 0 || minimum&(minimum-1) != 0 || minimum > largestMinimum {
 		return server.BlockSize{}, server.Errorf(syscall.EIO,
-			"nbd: the server's minimum block size, %d, is not a power of 2 from 1 to 64 KiB", minimum)
+			"the server's minimum block size, %d, is not a power of 2 from 1 to 64 KiB", minimum)
 	}
 	if maximum != math.MaxUint32 {
 		maximum = maximum / minimum * minimum
@@ -33,7 +33,7 @@ func blockSizeFrom(b protocol.BlockSizeInfo) (server.BlockSize, error) {
 	preferred = floorPowerOf2(min(max(preferred, minimum, smallestPreferred), largestPreferred, maximum))
 	if preferred < minimum || preferred < smallestPreferred {
 		return server.BlockSize{}, server.Errorf(syscall.EIO,
-			"nbd: the server's maximum block size, %d, is below the smallest the server layer supports (%d, and at least the minimum %d)",
+			"the server's maximum block size, %d, is below the smallest the server layer supports (%d, and at least the minimum %d)",
 			b.Maximum, smallestPreferred, minimum)
 	}
 	return server.BlockSize{Minimum: minimum, Preferred: preferred, Maximum: maximum}, nil

@@ -67,7 +67,7 @@ func startCommand(argv []string, stderr io.Writer, log *slog.Logger) (_ *serverC
 		return nil, fmt.Errorf("command=%s: %w", argv[0], err)
 	}
 	c := &serverCommand{name: argv[0], cmd: cmd, dir: dir, socket: socket, log: log, done: make(chan struct{})}
-	log.Debug("nbd: started the server command", "command", strings.Join(argv, " "), "pid", cmd.Process.Pid, "socket", socket)
+	log.Debug("started the server command", "command", strings.Join(argv, " "), "pid", cmd.Process.Pid, "socket", socket)
 	go c.wait()
 	return c, nil
 }
@@ -109,10 +109,10 @@ func (c *serverCommand) wait() {
 		level = slog.LevelDebug
 	}
 	if err == nil {
-		c.log.Log(context.Background(), level, "nbd: the server command exited", "command", c.name)
+		c.log.Log(context.Background(), level, "the server command exited", "command", c.name)
 		return
 	}
-	c.log.Log(context.Background(), level, "nbd: the server command failed", "command", c.name, "err", err)
+	c.log.Log(context.Background(), level, "the server command failed", "command", c.name, "err", err)
 }
 
 // exitGrace is how long a failed connection waits for the command to exit, to say
@@ -155,7 +155,7 @@ func (c *serverCommand) stop(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-	c.log.Warn("nbd: the server command did not exit after SIGTERM; killing it", "pid", c.cmd.Process.Pid)
+	c.log.Warn("the server command did not exit after SIGTERM; killing it", "pid", c.cmd.Process.Pid)
 	c.cmd.Process.Kill()
 	<-c.done
 }

@@ -41,7 +41,7 @@ func newHandle(c *client.Conn, shared bool, log *slog.Logger) *handle {
 func (h *handle) Size(ctx context.Context) (int64, error) {
 	size := h.conn.Size()
 	if size > math.MaxInt64 {
-		return 0, server.Errorf(syscall.EOVERFLOW, "nbd: the server's export has %d bytes, more than the 2⁶³-1 a client can address", size)
+		return 0, server.Errorf(syscall.EOVERFLOW, "the server's export has %d bytes, more than the 2⁶³-1 a client can address", size)
 	}
 	return int64(size), nil
 }
@@ -101,7 +101,7 @@ func (h *handle) Trim(ctx context.Context, off, length int64, flags server.Flags
 // server without NBD_CMD_WRITE_ZEROES.
 var errZeroUnsupported = &server.Error{
 	Errno: syscall.ENOTSUP,
-	Err:   errors.New("nbd: the server has no NBD_CMD_WRITE_ZEROES"),
+	Err:   errors.New("the server has no NBD_CMD_WRITE_ZEROES"),
 }
 
 func (h *handle) Zero(ctx context.Context, off, length int64, flags server.Flags) error {
@@ -168,7 +168,7 @@ func (h *handle) Close() error {
 		return nil
 	}
 	if err := h.conn.Close(); err != nil && !errors.Is(err, client.ErrClosed) && !errors.Is(err, client.ErrDisconnected) {
-		h.log.Debug("nbd: closing the connection to the server", "err", err)
+		h.log.Debug("closing the connection to the server", "err", err)
 	}
 	return nil
 }
@@ -187,7 +187,7 @@ func (h *handle) fail(err error) error {
 	}
 	if errors.Is(err, client.ErrDisconnected) || errors.Is(err, client.ErrClosed) {
 		if !h.lost.Swap(true) {
-			h.log.Error("nbd: the connection to the server is lost; its requests fail from now on", "err", err)
+			h.log.Error("the connection to the server is lost; its requests fail from now on", "err", err)
 		}
 		return &server.Error{Errno: syscall.EIO, Err: err}
 	}

@@ -67,7 +67,7 @@ func optionsFromParams(p *server.Params) (Options, error) {
 	}
 	if !opts.Shared && (opts.Conn != nil || opts.Command != nil) {
 		if _, ok := p.Lookup("shared"); ok {
-			p.Logger.Warn("nbd: shared=false is ignored: command= and socket-fd= connect once, so every client shares the connection")
+			p.Logger.Warn("shared=false is ignored: command= and socket-fd= connect once, so every client shares the connection")
 		}
 	}
 	return opts, nil

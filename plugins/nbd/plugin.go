@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/gonbd/gonbd/protocol/client"
 	"github.com/gonbd/gonbd/server"
@@ -85,7 +86,7 @@ func (p *Plugin) sharedConn(ctx context.Context) (*client.Conn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, server.Errorf(syscall.ESHUTDOWN, "nbd: the plugin was cleaned up")
+		return nil, server.Errorf(syscall.ESHUTDOWN, "the plugin was cleaned up")
 	}
 	if p.shared != nil {
 		return p.shared, nil
@@ -115,16 +116,16 @@ func (p *Plugin) ListExports(ctx context.Context, readOnly bool) ([]server.Expor
 	if !p.opts.DynamicExport {
 		return []server.Export{{Name: p.opts.Export}}, nil
 	}
-	var remote []client.Export
+	var listed []client.Export
 	err := p.remote.query(ctx, func(n *client.Negotiator) (err error) {
-		remote, err = n.List(ctx)
+		listed, err = n.List(ctx)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("nbd: listing the server's exports: %w", err)
+		return nil, fmt.Errorf("listing the server's exports: %w", err)
 	}
-	exports := make([]server.Export, len(remote))
-	for i, e := range remote {
+	exports := make([]server.Export, len(listed))
+	for i, e := range listed {
 		exports[i] = server.Export{Name: e.Name, Description: e.Description}
 	}
 	return exports, nil
@@ -152,10 +153,14 @@ func (p *Plugin) DefaultExport(ctx context.Context, readOnly bool) (string, erro
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("nbd: asking the server for its default export: %w", err)
+		return "", fmt.Errorf("asking the server for its default export: %w", err)
 	}
 	return name, nil
 }
+
+// disconnectTimeout bounds how long Cleanup waits for the replies to requests still in
+// flight on the shared connection before it closes it.
+const disconnectTimeout = 5 * time.Second
 
 // Cleanup closes the shared connection and stops the Command.
 func (p *Plugin) Cleanup(ctx context.Context) {
@@ -166,8 +171,12 @@ func (p *Plugin) Cleanup(ctx context.Context) {
 	}
 	p.closed = true
 	if p.shared != nil {
+		// Requests abandoned by clients that went away may still be in flight; a
+		// server that never answers them must not hold the shutdown.
+		ctx, cancel := context.WithTimeout(ctx, disconnectTimeout)
+		defer cancel()
 		if err := p.shared.Disconnect(ctx); err != nil && !errors.Is(err, client.ErrClosed) {
-			p.log.Debug("nbd: closing the shared connection", "err", err)
+			p.log.Debug("closing the shared connection", "err", err)
 		}
 	}
 	p.remote.close()

@@ -59,7 +59,7 @@ func newRemote(opts *Options) (*remote, string, error) {
 		}
 		r.network, r.address = u.Network(), u.Address()
 		if opts.Export != "" && opts.Export != u.Export {
-			r.log.Warn("nbd: the URI names the export to open; export= only names the default export", "uri_export", u.Export, "export", opts.Export)
+			r.log.Warn("the URI names the export to open; export= only names the default export", "uri_export", u.Export, "export", opts.Export)
 		}
 		export = u.Export
 		if u.TLS() {
@@ -172,7 +172,7 @@ func (r *remote) connect(ctx context.Context, export string) (*client.Conn, erro
 	if err != nil {
 		return nil, err
 	}
-	r.log.Debug("nbd: connected", "server", r.String(), "export", export, "size", c.Size(),
+	r.log.Debug("connected", "server", r.String(), "export", export, "size", c.Size(),
 		"flags", c.Flags(), "tls", c.TLS(), "structured_replies", c.StructuredReplies(),
 		"extended_headers", c.ExtendedHeaders())
 	return c, nil
@@ -203,7 +203,7 @@ func (r *remote) withRetry(ctx context.Context, attempt func() error) error {
 		if tries >= r.retry || ctx.Err() != nil || !r.redialable() {
 			return err
 		}
-		r.log.Debug("nbd: connecting failed; trying again", "err", err, "retries_left", r.retry-tries)
+		r.log.Debug("connecting failed; trying again", "err", err, "retries_left", r.retry-tries)
 		t := time.NewTimer(r.interval)
 		select {
 		case <-t.C:
@@ -219,7 +219,7 @@ func (r *remote) withRetry(ctx context.Context, attempt func() error) error {
 func (r *remote) negotiate(ctx context.Context) (*client.Negotiator, error) {
 	n, err := r.handshake(ctx, r.tlsConfig)
 	if err != nil && r.tlsMode == TLSOn && startTLSRefused(err) && r.redialable() {
-		r.log.Info("nbd: the server does not offer TLS; going on without it, as tls=on allows", "server", r.String())
+		r.log.Info("the server does not offer TLS; going on without it, as tls=on allows", "server", r.String())
 		n, err = r.handshake(ctx, nil)
 	}
 	return n, err
@@ -250,9 +250,9 @@ func (r *remote) explain(err error) error {
 	var refused *client.OptionError
 	switch {
 	case errors.As(err, &refused) && refused.Reply == protocol.RepErrTLSReqd && r.tlsMode == TLSOff:
-		return fmt.Errorf("nbd: connecting to %v: the server requires TLS (add tls=require): %w", r, err)
+		return fmt.Errorf("connecting to %v: the server requires TLS (add tls=require): %w", r, err)
 	case startTLSRefused(err) && r.tlsMode == TLSRequire:
-		return fmt.Errorf("nbd: connecting to %v: the server does not offer TLS, which tls=require (or an nbds URI) demands: %w", r, err)
+		return fmt.Errorf("connecting to %v: the server does not offer TLS, which tls=require (or an nbds URI) demands: %w", r, err)
 	}
-	return fmt.Errorf("nbd: connecting to %v: %w", r, err)
+	return fmt.Errorf("connecting to %v: %w", r, err)
 }
