@@ -132,7 +132,7 @@ func saveInlineScript(dir string, stdin io.Reader) (string, error) {
 	if n == 0 {
 		// An empty script would answer every method with success and no output;
 		// more likely standard input was not what the user meant.
-		return "", errors.New("script=-: standard input is empty: give the script there, e.g. with a here-document")
+		return "", errors.New("script=-: standard input is empty; give the script there, and keep gonbd in the foreground (-f or --run), where it has the standard input it started with")
 	}
 	return path, nil
 }
