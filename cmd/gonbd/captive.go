@@ -37,14 +37,17 @@ func captiveEnv(env []string, e endpoint, c *config) []string {
 //
 // Like system(3), which nbdkit uses, it ignores SIGINT and SIGQUIT while the command
 // runs: a ^C on the terminal reaches the command, which decides. SIGTERM sent to gonbd
-// is passed on to the command.
+// is passed on to the command. The signals are caught and dropped rather than set to
+// be ignored, because the command would inherit an ignored disposition across exec
+// and a ^C could no longer stop it.
 func runCaptive(ctx context.Context, command string, env []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 
-	signal.Ignore(os.Interrupt, syscall.SIGQUIT)
-	defer signal.Reset(os.Interrupt, syscall.SIGQUIT)
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, os.Interrupt, syscall.SIGQUIT)
+	defer signal.Stop(interrupts)
 	terms := make(chan os.Signal, 1)
 	signal.Notify(terms, syscall.SIGTERM)
 	defer signal.Stop(terms)
@@ -57,6 +60,7 @@ func runCaptive(ctx context.Context, command string, env []string, stdin io.Read
 	canceled := ctx.Done()
 	for {
 		select {
+		case <-interrupts:
 		case sig := <-terms:
 			cmd.Process.Signal(sig)
 		case <-canceled:

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -456,6 +457,18 @@ func TestE2ECaptive(t *testing.T) {
 			if r := e2eRun(t, bin, "-U", "-", "memory", "1M", "--run", fmt.Sprintf("exit %d", code)); r.Code != code {
 				t.Errorf("--run 'exit %d': %s", code, r)
 			}
+		}
+	})
+	t.Run("default-signals", func(t *testing.T) {
+		// The command must not inherit ignored signals from the server (nbdkit's
+		// system(3) resets them in the child): a ^C must stop it, and a script in a
+		// pipeline must die of SIGPIPE.
+		if runtime.GOOS != "linux" {
+			t.Skip("reads /proc/self/status")
+		}
+		r := e2eRun(t, bin, "-U", "-", "memory", "1M", "--run", "grep SigIgn /proc/self/status")
+		if r.Code != 0 || strings.TrimSpace(r.Stdout) != "SigIgn:\t0000000000000000" {
+			t.Errorf("the --run command's ignored signals: %s", r)
 		}
 	})
 	t.Run("unix-variables", func(t *testing.T) {

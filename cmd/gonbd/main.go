@@ -188,8 +188,21 @@ func (s *serving) serve(ctx context.Context, plugin server.PluginSpec, filters [
 		}
 	}
 	// Stay up when the terminal goes away, and get EPIPE rather than die when a
-	// client does (as nbdkit ignores SIGPIPE). SIGHUP will reload TLS certificates.
-	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	// client does (as nbdkit ignores SIGPIPE). The signals are caught, not ignored:
+	// the programs gonbd runs (--run, the sh plugin's scripts) would inherit an
+	// ignored disposition across exec, and a script in a pipeline must die of SIGPIPE.
+	hangups := make(chan os.Signal, 1)
+	signal.Notify(hangups, syscall.SIGHUP, syscall.SIGPIPE)
+	defer signal.Stop(hangups)
+	go func() {
+		for {
+			select {
+			case <-hangups:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 
 	logger, closeLog, err := newLogger(s.logDestination(), c.verbose, s.cmd.stderr)
 	if err != nil {
