@@ -56,6 +56,9 @@ func TestShutdownFromALayer(t *testing.T) {
 	if info.Peer == nil || info.Peer.PID != os.Getpid() || info.Peer.UID != os.Getuid() {
 		t.Errorf("ConnInfo.Peer = %+v, want this process (pid %d, uid %d)", info.Peer, os.Getpid(), os.Getuid())
 	}
+	if info.ReadOnly {
+		t.Error("ConnInfo.ReadOnly is true on a writable server")
+	}
 	if since := time.Since(info.Accepted); since < 0 || since > testTimeout {
 		t.Errorf("ConnInfo.Accepted = %v, not just now", info.Accepted)
 	}

@@ -44,6 +44,9 @@ func New(ctx context.Context, top Layer, opts Options) (*Server, error) {
 		return nil, errors.New("server: no layer to serve")
 	}
 	opts = opts.withDefaults()
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		top:         top,
 		opts:        opts,
@@ -135,6 +138,7 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) error {
 		Remote:   c.RemoteAddr(),
 		Accepted: time.Now(),
 		Peer:     peerCred(c),
+		ReadOnly: s.opts.ReadOnly,
 	}
 	log := s.log.With("conn", info.ID)
 	if err := s.top.Preconnect(WithConnInfo(ctx, info), info); err != nil {
@@ -149,7 +153,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn) error {
 			return nil
 		}
 	}
-	conn := newConn(s, c, info, log)
+	nc := s.guardConn(c, log)
+	defer nc.Close() // for TLS, sends close_notify before c closes
+	conn := newConn(s, nc, info, log)
 	return conn.serve(ctx)
 }
 

@@ -119,6 +119,9 @@ type ConnInfo struct {
 	// Peer is the client process's credentials on a Unix socket where the system
 	// says (Linux), else nil.
 	Peer *PeerCred
+	// ReadOnly is true when the server lets no client write (Options.ReadOnly, -r),
+	// which nbdkit passes to preconnect.
+	ReadOnly bool
 }
 
 // validate checks constraints a layer set as nbdkit does. The zero value, no

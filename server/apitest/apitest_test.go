@@ -335,7 +335,7 @@ func TestSignatures(t *testing.T) {
 	_ = server.FilterSpec{Name: "", Version: "", Description: "", ConfigHelp: ""}
 	_ = server.Params{Logger: slog.Default()}
 	_ = server.OpenRequest{ExportName: "", ReadOnly: false}
-	_ = server.ConnInfo{ID: 0, Local: nil, Remote: nil, TLS: false, ExportName: "", Accepted: time.Time{}, Peer: &server.PeerCred{PID: 0, UID: 0, GID: 0, SecurityLabel: ""}}
+	_ = server.ConnInfo{ID: 0, Local: nil, Remote: nil, TLS: false, ExportName: "", Accepted: time.Time{}, Peer: &server.PeerCred{PID: 0, UID: 0, GID: 0, SecurityLabel: ""}, ReadOnly: false}
 	_ = server.Error{Errno: 0, Err: nil}
 	_ = server.PanicError{Layer: "", Op: "", Value: nil, Stack: nil}
 	_ = server.Extent{Offset: 0, Length: 0, Type: server.ExtentData}
