@@ -19,11 +19,17 @@ const metaContextID = 1
 // handshake negotiates with the client until it has chosen an export, which it opens.
 func (c *conn) handshake(ctx context.Context) error {
 	c.nc.SetDeadline(time.Now().Add(c.s.opts.HandshakeTimeout))
-	defer c.nc.SetDeadline(time.Time{})
+	var err error
 	if c.s.opts.Oldstyle {
-		return c.oldstyle(ctx)
+		err = c.oldstyle(ctx)
+	} else {
+		err = c.newstyle(ctx)
 	}
-	return c.newstyle(ctx)
+	c.nc.SetDeadline(time.Time{})
+	if up, ok := c.nc.(*upgradableConn); ok && err == nil {
+		up.startIdleWatch()
+	}
+	return err
 }
 
 func (c *conn) oldstyle(ctx context.Context) error {
@@ -73,6 +79,12 @@ func (c *conn) newstyle(ctx context.Context) error {
 			// Without fixed newstyle a client cannot read option replies.
 			return fmt.Errorf("%v from a client without fixed newstyle", h.Opt)
 		}
+		if c.tlsRequired(h.Opt) {
+			if err := c.refuseBeforeTLS(h.Opt); err != nil {
+				return err
+			}
+			continue
+		}
 		done, err := c.option(ctx, h.Opt, payload)
 		if err != nil || done {
 			return err
@@ -107,7 +119,8 @@ func (c *conn) option(ctx context.Context, opt protocol.Opt, p []byte) (done boo
 		if len(p) != 0 {
 			return false, c.replyError(opt, protocol.RepErrInvalid, "NBD_OPT_LIST takes no data")
 		}
-		exports, err := c.s.top.ListExports(ctx, c.s.opts.ReadOnly)
+		// With the connection's info, so that layers know whether TLS is up.
+		exports, err := c.s.top.ListExports(WithConnInfo(ctx, c.info), c.s.opts.ReadOnly)
 		if err != nil {
 			c.log.Info("list exports", "err", err)
 			return false, c.replyError(opt, protocol.RepErrPlatform, "cannot list exports")
@@ -120,7 +133,7 @@ func (c *conn) option(ctx context.Context, opt protocol.Opt, p []byte) (done boo
 		return false, c.reply(opt, protocol.RepAck, nil)
 
 	case protocol.OptStartTLS:
-		return false, c.replyError(opt, protocol.RepErrPolicy, "TLS is not configured on this server")
+		return false, c.startTLS(ctx, p)
 
 	case protocol.OptInfo, protocol.OptGo:
 		return c.infoOrGo(ctx, opt, p)
@@ -261,7 +274,7 @@ func (c *conn) metaContext(opt protocol.Opt, p []byte) error {
 // context of every call.
 func (c *conn) open(ctx context.Context, name string) (*export, error) {
 	if name == "" {
-		def, err := c.s.top.DefaultExport(ctx, c.s.opts.ReadOnly)
+		def, err := c.s.top.DefaultExport(WithConnInfo(ctx, c.info), c.s.opts.ReadOnly)
 		if err != nil {
 			return nil, fmt.Errorf("default export: %w", err)
 		}

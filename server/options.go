@@ -1,6 +1,9 @@
 package server
 
 import (
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -64,6 +67,23 @@ type Options struct {
 
 	// Keepalive enables TCP keepalives on accepted connections (nbdkit --keepalive).
 	Keepalive bool
+
+	// TLS says whether clients may or must upgrade to TLS with NBD_OPT_STARTTLS
+	// (nbdkit --tls). Default TLSOff: STARTTLS is refused. TLSOn and TLSRequire need
+	// TLSConfig; TLSRequire cannot be combined with Oldstyle, which has no options.
+	TLS TLSMode
+
+	// TLSConfig is the server side of TLS: certificates, and client certificate checks
+	// for --tls-verify-peer. The server uses a copy raised to TLS 1.2 at least (1.3 is
+	// preferred whenever the client has it); to change certificates while serving, set
+	// GetConfigForClient, as [TLSCertificates.Config] does.
+	TLSConfig *tls.Config
+
+	// IdleTimeout ends a connection that has not sent a request or been sent a reply
+	// for this long once in the transmission phase: the server stops reading, answers
+	// the requests in flight and closes it. Default 0: no limit. Choose a value longer
+	// than the slowest request, during which the connection is silent.
+	IdleTimeout time.Duration
 }
 
 // withDefaults returns o with every unset field given its default and every field
@@ -97,5 +117,22 @@ func (o Options) withDefaults() Options {
 		o.MaxInFlightBytes = 4 * int64(o.MaxPayload)
 	}
 	o.MaxInFlightBytes = max(o.MaxInFlightBytes, int64(o.MaxPayload))
+	if o.TLS != TLSOff && o.TLSConfig != nil {
+		o.TLSConfig = serverTLSConfig(o.TLSConfig)
+	}
+	o.IdleTimeout = max(o.IdleTimeout, 0)
 	return o
+}
+
+// check reports options that cannot work together. It runs after withDefaults.
+func (o Options) check() error {
+	switch {
+	case o.TLS < TLSOff || o.TLS > TLSRequire:
+		return fmt.Errorf("server: unknown TLS mode %d", int(o.TLS))
+	case o.TLS != TLSOff && o.TLSConfig == nil:
+		return fmt.Errorf("server: TLS %v needs Options.TLSConfig (certificates)", o.TLS)
+	case o.TLS == TLSRequire && o.Oldstyle:
+		return errors.New("server: the oldstyle handshake has no STARTTLS, so it cannot require TLS")
+	}
+	return nil
 }
