@@ -29,6 +29,7 @@ import (
 	"github.com/gonbd/gonbd/filters/swab"
 	"github.com/gonbd/gonbd/filters/truncate"
 	"github.com/gonbd/gonbd/plugins/eval"
+	"github.com/gonbd/gonbd/plugins/file"
 	"github.com/gonbd/gonbd/plugins/full"
 	"github.com/gonbd/gonbd/plugins/info"
 	"github.com/gonbd/gonbd/plugins/memory"
@@ -40,6 +41,7 @@ import (
 	"github.com/gonbd/gonbd/plugins/random"
 	"github.com/gonbd/gonbd/plugins/sh"
 	sparserandom "github.com/gonbd/gonbd/plugins/sparse-random"
+	"github.com/gonbd/gonbd/plugins/split"
 	"github.com/gonbd/gonbd/plugins/zero"
 	"github.com/gonbd/gonbd/server"
 )
@@ -56,6 +58,7 @@ func linkedSpecs() linked {
 	return linked{
 		plugins: []server.PluginSpec{
 			eval.Spec(),
+			file.Spec(),
 			full.Spec(),
 			info.Spec(),
 			memory.Spec(),
@@ -67,6 +70,7 @@ func linkedSpecs() linked {
 			random.Spec(),
 			sh.Spec(),
 			sparserandom.Spec(),
+			split.Spec(),
 			zero.Spec(),
 		},
 		filters: []server.FilterSpec{
