@@ -3,6 +3,7 @@ package nbd
 import (
 	"encoding/json"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -88,5 +89,25 @@ func TestE2EMapMatchesNbdkit(t *testing.T) {
 	}
 	if strings.Count(want, "\n") < 5 {
 		t.Errorf("the server's map is too simple to test anything:\n%s", want)
+	}
+}
+
+// TestE2EQemuNbdMatchesNbdkit runs qemu-nbd on a qcow2 image behind gonbd's proxy and
+// nbdkit's (command=), which must show clients the same export.
+func TestE2EQemuNbdMatchesNbdkit(t *testing.T) {
+	servertest.EndToEnd(t, "nbdkit", "nbdinfo", "qemu-nbd", "qemu-img")
+	image := filepath.Join(t.TempDir(), "disk.qcow2")
+	servertest.MustRun(t, "qemu-img", "create", "-q", "-f", "qcow2", image, "64M")
+	command := []string{"command=qemu-nbd", "arg=-f", "arg=qcow2", "arg=" + image}
+	proxy := proxyTo(t, command...)
+	ours := exportInfo(t, servertest.Run(t, "nbdinfo", "--json", proxy.URI()))
+	// qemu-nbd locks the image: ours must be gone before nbdkit's starts.
+	if err := proxy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	theirs := exportInfo(t, servertest.Run(t, "nbdkit", append(append([]string{"-U", "-", "nbd"}, command...),
+		"--run", `nbdinfo --json "$uri"`)...))
+	if !equalJSON(ours, theirs) {
+		t.Errorf("qemu-nbd through gonbd's proxy:\n%v\nthrough nbdkit's:\n%v", ours, theirs)
 	}
 }

@@ -19,8 +19,9 @@ func TestSocketFD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverEnd, err := net.FileConn(os.NewFile(uintptr(fds[0]), "server end"))
-	syscall.Close(fds[0])
+	f := os.NewFile(uintptr(fds[0]), "server end")
+	serverEnd, err := net.FileConn(f) // a copy of the descriptor
+	f.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
