@@ -30,6 +30,11 @@ func TestE2ECommandsReachTheRemoteDisk(t *testing.T) {
 		"h.block_status(16 << 20, 0, lambda ctx, off, ents, err: e.extend(ents))",
 		"assert e == [65536, 0, (16 << 20) - 65536, 3], e",
 		"assert h.pread(65536, 0) == b'\\xab' * 65536",
+		// A read of data and hole comes back as data and hole chunks, as the server
+		// would send them.
+		"chunks = []",
+		"h.pread_structured(1 << 20, 0, lambda buf, off, status, err: chunks.append((off, len(buf), status)))",
+		"assert (0, 65536, nbd.READ_DATA) in chunks and (65536, (1 << 20) - 65536, nbd.READ_HOLE) in chunks, chunks",
 	)
 	for name, got := range map[string]int64{
 		"writes": c.Writes.Load(), "FUA": c.FUA.Load(), "zeroes": c.Zeros.Load(),

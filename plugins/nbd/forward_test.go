@@ -111,6 +111,7 @@ func (r *flagRecorder) Extents(ctx context.Context, off, length int64, flags ser
 func (r *flagRecorder) Capabilities(ctx context.Context, c *server.Capabilities) error {
 	c.FUA = server.FUANative
 	c.FastZero = true
+	c.Rotational = true
 	return nil
 }
 
@@ -125,7 +126,7 @@ func TestFlagsPassThrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := server.Capabilities{Write: true, Flush: true, Trim: true, Zero: true, FastZero: true,
-		Extents: true, FUA: server.FUANative, Cache: server.CacheNative}
+		Extents: true, FUA: server.FUANative, Cache: server.CacheNative, Rotational: true}
 	if caps != want {
 		t.Errorf("capabilities %+v, want the server's %+v", caps, want)
 	}
