@@ -1,0 +1,15 @@
+// Package exitlast is gonbd's exitlast filter, after nbdkit's: it shuts the server down
+// when the last client disconnects. It never does so before the first client has
+// connected, so a server may wait as long as it takes for its first client.
+//
+// A client counts from the moment it is let in (after the layers behind the filter
+// accepted it in Preconnect) until its connection closes, whether it opened an export
+// or only listed them. When the count falls back to zero the filter asks the server to
+// shut down, as SIGTERM would: gonbd then exits with status 0.
+//
+// From the command line:
+//
+//	gonbd --filter=exitlast file disk.img
+//
+// From Go, [New] wraps a layer. [Spec] is what the gonbd command links.
+package exitlast

@@ -1,0 +1,3 @@
+module github.com/gonbd/gonbd/filters/time-limit
+
+go 1.24.0
