@@ -173,18 +173,3 @@ func serverDir(t testing.TB, ca *testCA, server testCert, crl []byte) string {
 	writeFiles(t, dir, files)
 	return dir
 }
-
-// clientDir writes a client directory for libnbd (tls-certificates=DIR) and qemu
-// (tls-creds-x509 dir=DIR): the CA that signed the server, and the client's
-// certificate when it has one.
-func clientDir(t testing.TB, serverCA *testCA, client *testCert) string {
-	t.Helper()
-	dir := t.TempDir()
-	files := map[string][]byte{"ca-cert.pem": serverCA.pem()}
-	if client != nil {
-		files["client-cert.pem"] = client.certPEM()
-		files["client-key.pem"] = client.keyPEM(t)
-	}
-	writeFiles(t, dir, files)
-	return dir
-}
