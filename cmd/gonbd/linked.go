@@ -27,6 +27,7 @@ import (
 	"github.com/gonbd/gonbd/filters/readahead"
 	"github.com/gonbd/gonbd/filters/scan"
 	"github.com/gonbd/gonbd/filters/swab"
+	tlsfallback "github.com/gonbd/gonbd/filters/tls-fallback"
 	"github.com/gonbd/gonbd/filters/truncate"
 	"github.com/gonbd/gonbd/plugins/eval"
 	"github.com/gonbd/gonbd/plugins/file"
@@ -96,6 +97,7 @@ func linkedSpecs() linked {
 			readahead.Spec(),
 			scan.Spec(),
 			swab.Spec(),
+			tlsfallback.Spec(),
 			truncate.Spec(),
 		},
 	}

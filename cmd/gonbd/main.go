@@ -114,6 +114,15 @@ func (cmd *command) execute(ctx context.Context, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	// Before going to the background, so that errors reach the terminal; a background
+	// child loads them again, without repeating the warnings its parent printed.
+	warn := cmd.stderr
+	if ready != nil {
+		warn = io.Discard
+	}
+	if err := c.setupTLS(os.Geteuid(), cmd.env, warn); err != nil {
+		return 1, err
+	}
 	foreground := c.foreground || c.single || c.runSet || c.exitWithParent || activated || !backgroundSupported
 	if !foreground && ready == nil {
 		return goBackground(args, cmd.env, cmd.stdout, cmd.stderr)
@@ -139,8 +148,6 @@ func (cmd *command) dumpPlugin(spec server.PluginSpec, params []server.Param) {
 // does not support, before anything is started, and looks up -u and -g.
 func (c *config) check(activated bool) (identity, error) {
 	switch {
-	case c.tls == "on" || c.tls == "require" || c.tlsCertDir != "" || c.tlsPSK != "" || c.tlsVerifyPeer:
-		return identity{}, errors.New("TLS is not supported yet: --tls=on, --tls=require, --tls-certificates, --tls-psk and --tls-verify-peer are refused rather than serve in plaintext")
 	case c.selinuxLabel != "":
 		return identity{}, errors.New("--selinux-label: SELinux socket labels are not supported")
 	case c.single && (c.runSet || c.unixSocket != "" || c.port != "" || c.ipAddr != "" || c.vsock):
@@ -191,24 +198,30 @@ func (s *serving) serve(ctx context.Context, plugin server.PluginSpec, filters [
 	// client does (as nbdkit ignores SIGPIPE). The signals are caught, not ignored:
 	// the programs gonbd runs (--run, the sh plugin's scripts) would inherit an
 	// ignored disposition across exec, and a script in a pipeline must die of SIGPIPE.
+	// SIGHUP reloads the TLS certificates, as for nbdkit.
 	hangups := make(chan os.Signal, 1)
 	signal.Notify(hangups, syscall.SIGHUP, syscall.SIGPIPE)
 	defer signal.Stop(hangups)
-	go func() {
-		for {
-			select {
-			case <-hangups:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 
 	logger, closeLog, err := newLogger(s.logDestination(), c.verbose, s.cmd.stderr)
 	if err != nil {
 		return 1, err
 	}
 	defer closeLog()
+	signalsDone := make(chan struct{})
+	defer close(signalsDone)
+	go func() {
+		for {
+			select {
+			case sig := <-hangups:
+				if sig == syscall.SIGHUP {
+					c.reloadTLS(logger)
+				}
+			case <-signalsDone:
+				return
+			}
+		}
+	}()
 	c.opts.Logger = logger
 	logger.Debug("gonbd", "version", gonbdVersion(), "plugin", plugin.Name, "filters", c.filters)
 	logDebugFlags(logger, c.debugFlags, plugin, filters)
@@ -231,6 +244,7 @@ func (s *serving) serve(ctx context.Context, plugin server.PluginSpec, filters [
 	if err != nil {
 		return 1, err
 	}
+	ep.uri = tlsURI(ep.uri, c.opts.TLS)
 	if err := s.started(ep.uri); err != nil {
 		ep.close()
 		return 1, err

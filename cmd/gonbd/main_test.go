@@ -87,8 +87,9 @@ func TestErrorsExitOne(t *testing.T) {
 		{[]string{"nosuch"}, "gonbd: unknown plugin \"nosuch\" (linked plugins: memory, sh)\n"},
 		{[]string{"--filter=nosuch", "memory", "1M"}, "gonbd: unknown filter \"nosuch\" (linked filters: offset)\n"},
 		{[]string{"-f", "--filter=offset", "memory", "1M", "offset=x"}, "gonbd: offset: offset=x: could not parse size \"x\"\n"},
-		{[]string{"-f", "--tls=require", "memory", "1M"}, "gonbd: TLS is not supported yet: --tls=on, --tls=require, --tls-certificates, --tls-psk and --tls-verify-peer are refused rather than serve in plaintext\n"},
-		{[]string{"-f", "--tls-psk=keys", "memory", "1M"}, "gonbd: TLS is not supported yet: --tls=on, --tls=require, --tls-certificates, --tls-psk and --tls-verify-peer are refused rather than serve in plaintext\n"},
+		{[]string{"-f", "--tls=require", "--tls-certificates=/nonexistent", "memory", "1M"}, "gonbd: --tls=require, but the TLS certificates could not be loaded: " +
+			"TLS certificates in /nonexistent: open /nonexistent/server-cert.pem: no such file or directory (set --tls-certificates=DIR; see docs/security.md)\n"},
+		{[]string{"-f", "--tls-psk=keys", "memory", "1M"}, "gonbd: " + errPSK.Error() + "\n"},
 		{[]string{"-f", "--selinux-label=x", "memory", "1M"}, "gonbd: --selinux-label: SELinux socket labels are not supported\n"},
 		{[]string{"-s", "--run=true", "memory", "1M"}, "gonbd: -s serves standard input and cannot be used with --run, -U, -p, -i or --vsock\nTry 'gonbd --help' for more information.\n"},
 		{[]string{"-U", "s", "-p", "1", "memory", "1M"}, "gonbd: -U cannot be used with -p, -i or --vsock\nTry 'gonbd --help' for more information.\n"},
@@ -229,7 +230,7 @@ func TestDumpConfig(t *testing.T) {
 		keys[k] = v
 	}
 	for k, want := range map[string]string{"name": "gonbd", "version": "devel", "plugins": "memory sh",
-		"filters": "offset", "tls": "no", "tls_psk": "no", "version_major": "0", "version_minor": "0",
+		"filters": "offset", "tls": "yes", "tls_psk": "no", "root_tls_certificates_dir": "/etc/pki/nbdkit", "version_major": "0", "version_minor": "0",
 		"exit_with_parent": yesNo(exitWithParentSupported)} {
 		if keys[k] != want {
 			t.Errorf("%s=%q, want %q", k, keys[k], want)

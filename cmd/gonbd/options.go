@@ -48,6 +48,7 @@ type config struct {
 	tlsCertDir    string
 	tlsPSK        string
 	tlsVerifyPeer bool
+	tlsCerts      *server.TLSCertificates // loaded by setupTLS; nil without TLS
 }
 
 // debugFlag is a -D NAME.FLAG=N option.
