@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log"
 	"sync"
+	"testing"
 
 	"github.com/gonbd/gonbd/server"
+	"github.com/gonbd/gonbd/server/servertest"
 )
 
 // ramdisk is a complete plugin: a disk in memory, shared by every client.
@@ -99,4 +101,12 @@ func Example_plugin() {
 	// Output:
 	// size 65536, write true, zero true, flush false
 	// "hello\x00\x00\x00\x00\x00\x00\x00"
+}
+
+func TestRamdiskWithClients(t *testing.T) {
+	servertest.EndToEnd(t, "qemu-io", "nbdsh") // skipped with -short
+	s := servertest.StartStack(t, RamdiskSpec, nil, "size=1M")
+
+	servertest.QemuIO(t, s.URI(), "write -P 0xab 4k 4k", "read -P 0xab 4k 4k")
+	servertest.Nbdsh(t, s.URI(), "assert h.get_size() == 1 << 20")
 }
