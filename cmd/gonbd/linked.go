@@ -29,6 +29,7 @@ import (
 	"github.com/gonbd/gonbd/filters/swab"
 	tlsfallback "github.com/gonbd/gonbd/filters/tls-fallback"
 	"github.com/gonbd/gonbd/filters/truncate"
+	"github.com/gonbd/gonbd/plugins/data"
 	"github.com/gonbd/gonbd/plugins/eval"
 	"github.com/gonbd/gonbd/plugins/file"
 	"github.com/gonbd/gonbd/plugins/full"
@@ -58,6 +59,7 @@ type linked struct {
 func linkedSpecs() linked {
 	return linked{
 		plugins: []server.PluginSpec{
+			data.Spec(),
 			eval.Spec(),
 			file.Spec(),
 			full.Spec(),
