@@ -100,7 +100,7 @@ func (ev *evaluator) eval(x node, env *binding, c *canvas) error {
 	case *repeatNode:
 		err = ev.repeat(x, env, c)
 	case *sliceNode:
-		return ev.slice(x, env, c)
+		err = ev.slice(x, env, c)
 	case *assignNode:
 		// Named where it is not directly in a sequence (as the operand of *N, say): the
 		// name goes out of scope at once, and nothing is written.

@@ -205,14 +205,14 @@ func (l *lexer) escape(b []byte) ([]byte, error) {
 	case '8', '9':
 		return nil, l.errorAt(start, `\%c is not an escape: octal escapes use the digits 0 to 7`, c)
 	case 'u':
-		if l.i+4 > len(l.s) || strings.IndexFunc(l.s[l.i:l.i+4], func(r rune) bool { return r > 0x7f || !isHexDigit(byte(r)) }) >= 0 {
-			return nil, l.errorAt(start, `\u must be followed by exactly four hexadecimal digits`)
-		}
 		var r rune
-		for _, d := range []byte(l.s[l.i : l.i+4]) {
-			r = r<<4 | rune(hexValue(d))
+		for range 4 {
+			if l.i == len(l.s) || !isHexDigit(l.s[l.i]) {
+				return nil, l.errorAt(start, `\u must be followed by exactly four hexadecimal digits`)
+			}
+			r = r<<4 | rune(hexValue(l.s[l.i]))
+			l.i++
 		}
-		l.i += 4
 		if !utf8.ValidRune(r) {
 			return nil, l.errorAt(start, `%s is not a Unicode character (it is a surrogate)`, l.s[start:l.i])
 		}
@@ -299,7 +299,7 @@ func (l *lexer) offsetToken() (token, error) {
 		return token{}, l.errorAt(start, "%s must be followed by a number", form)
 	case n < 0:
 		return token{}, l.errorAt(start, "%s%d: the number must not be negative", form, n)
-	case t.offset == offsetAlign && n&(n-1) != 0 || t.offset == offsetAlign && n == 0:
+	case t.offset == offsetAlign && (n == 0 || n&(n-1) != 0):
 		return token{}, l.errorAt(start, "@^%d: the alignment must be a power of 2", n)
 	}
 	t.n = n

@@ -239,3 +239,33 @@ func TestMallocMlock(t *testing.T) {
 		t.Fatalf("contents %q..., %d bytes", got[:6], len(got))
 	}
 }
+
+// TestReadWriteAllocateNothing checks that reads, and writes to pages that exist,
+// allocate nothing: they are the hot path.
+func TestReadWriteAllocateNothing(t *testing.T) {
+	forEachAllocator(t, func(t *testing.T, allocator string) {
+		ctx := context.Background()
+		p, err := New(Options{Data: `1 @70000 2`, Allocator: allocator})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.GetReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Cleanup(ctx)
+		h, err := p.Open(ctx, server.OpenRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := h.(server.Writer)
+		buf := bytes.Repeat([]byte{7}, 8192)
+		allocs := testing.AllocsPerRun(100, func() {
+			_ = w.WriteAt(ctx, buf, 100, 0)      // a page that exists
+			_ = h.ReadAt(ctx, buf, 30000)        // across a page that exists and one that does not
+			_ = h.ReadAt(ctx, buf[:4096], 40000) // a page that does not exist
+		})
+		if allocs != 0 {
+			t.Fatalf("%v allocations per read and write, want none", allocs)
+		}
+	})
+}
