@@ -81,6 +81,7 @@ func TestOptions(t *testing.T) {
 		{[]string{"--swap"}, func(c *config) bool { return c.swap }},
 		{[]string{"-t", "4"}, func(c *config) bool { return c.opts.Threads == 4 }},
 		{[]string{"--threads=1"}, func(c *config) bool { return c.opts.Threads == 1 }},
+		{[]string{"--idle-timeout=2.5"}, func(c *config) bool { return c.opts.IdleTimeout == 2500*time.Millisecond }},
 		{[]string{"--timeout=1.5"}, func(c *config) bool { return c.opts.HandshakeTimeout == 1500*time.Millisecond }},
 		{[]string{"--tls=off"}, func(c *config) bool { return c.tls == "off" }},
 		{[]string{"--tls", "require"}, func(c *config) bool { return c.tls == "require" }},
@@ -121,7 +122,7 @@ func TestEveryOptionIsTested(t *testing.T) {
 	// A reminder to extend TestOptions: every long name must appear there.
 	src := strings.Join([]string{"--ipv4-only", "--ipv6-only", "--debug", "--completion", "--dump-config",
 		"--dump-plugin", "--exportname", "--export", "--export-name", "--exit-with-parent", "--foreground",
-		"--no-fork", "--filter", "--group", "--help", "--ipaddr", "--ip-addr", "--keepalive", "--log",
+		"--no-fork", "--filter", "--group", "--help", "--idle-timeout", "--ipaddr", "--ip-addr", "--keepalive", "--log",
 		"--mask-handshake", "--newstyle", "--new-style", "--no-mc", "--no-meta-contexts", "--no-sr",
 		"--no-structured-replies", "--oldstyle", "--old-style", "--pidfile", "--pid-file", "--port",
 		"--print-uri", "--readonly", "--read-only", "--run", "--selinux-label", "--single", "--stdin",

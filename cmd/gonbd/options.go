@@ -88,6 +88,8 @@ func options() []optionSpec {
 			apply: func(c *config, v string) error { c.group = v; return nil }},
 		{long: []string{"help"}, help: "print this help (or, after a plugin, the plugin's) and exit",
 			apply: set(func(c *config) *bool { return &c.help })},
+		{long: []string{"idle-timeout"}, arg: "SECONDS", help: "close connections idle this long (default: never)",
+			apply: setIdleTimeout},
 		{short: 'i', long: []string{"ipaddr", "ip-addr"}, arg: "IPADDR", help: "listen on this address only",
 			apply: func(c *config, v string) error { c.ipAddr = v; return nil }},
 		{long: []string{"keepalive"}, help: "enable TCP keepalives",
@@ -218,6 +220,16 @@ func setTimeout(c *config, v string) error {
 		return fmt.Errorf("%q is not a positive number of seconds", v)
 	}
 	c.opts.HandshakeTimeout = time.Duration(seconds * float64(time.Second))
+	return nil
+}
+
+// setIdleTimeout sets --idle-timeout, a gonbd extension: nbdkit has no such limit.
+func setIdleTimeout(c *config, v string) error {
+	seconds, err := strconv.ParseFloat(v, 64)
+	if err != nil || seconds < 0 || seconds > 1e9 {
+		return fmt.Errorf("%q is not a number of seconds (0 for no limit)", v)
+	}
+	c.opts.IdleTimeout = time.Duration(seconds * float64(time.Second))
 	return nil
 }
 

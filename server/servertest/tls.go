@@ -33,6 +33,11 @@ type TLSFiles struct {
 	// ClientConfig is the same for the pure-Go client: it trusts the CA, presents the
 	// client certificate and expects the server name "localhost".
 	ClientConfig *tls.Config
+
+	ca     *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	caPEM  []byte
+	serial int64
 }
 
 // NewTLSFiles makes a CA, a server and a client certificate valid for a day, in
@@ -40,14 +45,7 @@ type TLSFiles struct {
 func NewTLSFiles(t testing.TB) *TLSFiles {
 	t.Helper()
 	now := time.Now()
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey := newKey()
+	caKey := newTLSKey(t)
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "servertest CA"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
@@ -61,47 +59,19 @@ func NewTLSFiles(t testing.TB) *TLSFiles {
 	if err != nil {
 		t.Fatal(err)
 	}
-	issue := func(serial int64, tmpl *x509.Certificate) (certPEM, keyPEM []byte) {
-		key := newKey()
-		tmpl.SerialNumber = big.NewInt(serial)
-		tmpl.NotBefore, tmpl.NotAfter = now.Add(-time.Hour), now.Add(24*time.Hour)
-		// qemu wants key encipherment too, whatever the key type.
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	}
-	serverCert, serverKey := issue(2, &x509.Certificate{
+	f := &TLSFiles{ServerDir: t.TempDir(), ca: ca, caKey: caKey, serial: 1,
+		caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})}
+	serverCert, serverKey := f.issue(t, now.Add(-time.Hour), now.Add(24*time.Hour), &x509.Certificate{
 		Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	})
-	clientCert, clientKey := issue(3, &x509.Certificate{
-		Subject:     pkix.Name{CommonName: "servertest client"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	writeTLSFile(t, f.ServerDir, server.TLSCACertFile, f.caPEM)
+	writeTLSFile(t, f.ServerDir, server.TLSServerCertFile, serverCert)
+	writeTLSFile(t, f.ServerDir, server.TLSServerKeyFile, serverKey)
 
-	f := &TLSFiles{ServerDir: t.TempDir(), ClientDir: t.TempDir()}
-	write := func(dir, name string, data []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(f.ServerDir, server.TLSCACertFile, caPEM)
-	write(f.ServerDir, server.TLSServerCertFile, serverCert)
-	write(f.ServerDir, server.TLSServerKeyFile, serverKey)
-	write(f.ClientDir, "ca-cert.pem", caPEM)
-	write(f.ClientDir, "client-cert.pem", clientCert)
-	write(f.ClientDir, "client-key.pem", clientKey)
-
+	clientCert, clientKey := f.issueClient(t, now.Add(-time.Hour), now.Add(24*time.Hour))
+	f.ClientDir = f.clientDir(t, clientCert, clientKey)
 	pair, err := tls.X509KeyPair(clientCert, clientKey)
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +80,76 @@ func NewTLSFiles(t testing.TB) *TLSFiles {
 	roots.AddCert(ca)
 	f.ClientConfig = &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{pair}, ServerName: "localhost"}
 	return f
+}
+
+// ClientDirValid returns a client directory like ClientDir whose client certificate,
+// signed by the same CA, is valid from notBefore to notAfter only: to test expired
+// certificates, or certificates not valid yet.
+func (f *TLSFiles) ClientDirValid(t testing.TB, notBefore, notAfter time.Time) string {
+	t.Helper()
+	cert, key := f.issueClient(t, notBefore, notAfter)
+	return f.clientDir(t, cert, key)
+}
+
+// ClientDirWithoutCertificate returns a client directory with the CA only: the client
+// verifies the server but presents no certificate.
+func (f *TLSFiles) ClientDirWithoutCertificate(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeTLSFile(t, dir, "ca-cert.pem", f.caPEM)
+	return dir
+}
+
+func (f *TLSFiles) clientDir(t testing.TB, cert, key []byte) string {
+	dir := f.ClientDirWithoutCertificate(t)
+	writeTLSFile(t, dir, "client-cert.pem", cert)
+	writeTLSFile(t, dir, "client-key.pem", key)
+	return dir
+}
+
+func (f *TLSFiles) issueClient(t testing.TB, notBefore, notAfter time.Time) (certPEM, keyPEM []byte) {
+	return f.issue(t, notBefore, notAfter, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: "servertest client"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+}
+
+// issue signs tmpl with the CA and returns the certificate and a new key, in PEM.
+func (f *TLSFiles) issue(t testing.TB, notBefore, notAfter time.Time, tmpl *x509.Certificate) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key := newTLSKey(t)
+	f.serial++
+	tmpl.SerialNumber = big.NewInt(f.serial)
+	tmpl.NotBefore, tmpl.NotAfter = notBefore, notAfter
+	// qemu wants key encipherment too, whatever the key type.
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, f.ca, &key.PublicKey, f.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
+}
+
+func newTLSKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// writeTLSFile writes a file readable by its owner only, as keys should be.
+func writeTLSFile(t testing.TB, dir, name string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // ServerOptions returns options serving TLS in mode with the server certificates,
