@@ -1,0 +1,3 @@
+module github.com/gonbd/gonbd/filters/spinning
+
+go 1.24.0
