@@ -88,6 +88,7 @@ var sameAsNbdkit = [][]string{
 	{`<(echo a)[1:]`}, {`<(printf ABC)[:9]`}, {`<(printf ABC)[0:9]`}, {`(<(printf ABC))[:9]`},
 	{`<(printf abc; exit 1)[:9]`}, {`<(printf abc; exit 1)[:2]`}, {`<(printf ABCDEF)[1:]`},
 	{`<(pwd)`}, {`<(printf ABC)[:9]*2`}, {`<(echo hi)*2`}, {`<(printf abc >&2)`},
+	{`<(printf xyz) -> \s \s[:]`}, {`1 2 <(printf xyz)[:0]`},
 
 	// Comments.
 	{"1#comment\n2"}, {`1 # comment ( "`}, {`#`}, {`1#x`}, {"(1 # )\n2)"}, {`"a"#x`},

@@ -179,6 +179,11 @@ func (ev *evaluator) slice(x *sliceNode, env *binding, c *canvas) error {
 	case *fileNode:
 		return ev.file(core, x.start, length, c)
 	case *scriptNode:
+		if x.start == 0 && !x.hasEnd {
+			// nbdkit 1.32 reads none of the script's output for these: refuse
+			// them rather than serve a disk that differs from nbdkit's.
+			return x.errorf("%s of <(SCRIPT) reads nothing in nbdkit 1.32, not the whole output; leave the slice out", x.text)
+		}
 		if x.start == 0 {
 			return ev.script(core, length, c)
 		}

@@ -99,6 +99,22 @@ func TestEvaluateTooLarge(t *testing.T) {
 	}
 }
 
+// TestEvaluateRefusesNbdkitBugs checks that data for which nbdkit 1.32 serves something
+// other than what its manual says is refused with a clear error, rather than served
+// either way: a [:] or [0:] slice of a script reads nothing in nbdkit.
+func TestEvaluateRefusesNbdkitBugs(t *testing.T) {
+	for _, data := range []string{`<(printf xyz)[:]`, `1 (<(printf xyz))[0:]`, `$v`} {
+		_, err := evaluate(t, "", data, "v=( <(printf xyz) )*1[:]")
+		if !errorIs(err, "of <(SCRIPT) reads nothing in nbdkit 1.32") {
+			t.Errorf("%q: error %v, want the slice refused", data, err)
+		}
+	}
+	// Through a name nbdkit evaluates the whole script, and so does gonbd.
+	if got := mustEvaluate(t, "", `<(printf xyz) -> \s \s[:]`); string(got) != "xyz" {
+		t.Errorf("a [:] slice of a named script is %q, want %q", got, "xyz")
+	}
+}
+
 // TestEvaluateFiles checks file names relative to Options.Dir, and the errors for
 // files that cannot be read.
 func TestEvaluateFiles(t *testing.T) {
