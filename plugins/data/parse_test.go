@@ -32,6 +32,8 @@ func TestSyntaxErrorPositions(t *testing.T) {
 		{`@1 *2`, 3, "*N (repeat) cannot be applied to an offset"},
 		{`"abc"[1 :2]`, 7, "expected ':'"},
 		{`"abc"[3:1]`, 5, "[3:1]: a slice cannot end before it starts"},
+		{`"abc"[1 2`, 7, "expected ':'"}, // nbdkit reads "abc"[1:] 1 2
+		{`"abc"[1:`, 8, "expected ']'"},
 		{`1 -> x`, 5, `-> must be followed by \NAME`},
 		{`le16:1)`, 5, "the number of a word runs up to white space"},
 		{`le16:70000`, 5, `number "70000" out of range`},
