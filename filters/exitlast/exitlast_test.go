@@ -3,6 +3,7 @@ package exitlast_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -57,24 +58,32 @@ func TestShutsDownAfterTheLastClient(t *testing.T) {
 	}
 }
 
-// refuser refuses every connection.
+// refuser refuses every open.
 type refuser struct{ server.PassThrough }
 
-func (refuser) Preconnect(context.Context, server.ConnInfo) error { return errors.New("go away") }
+func (refuser) Open(context.Context, server.OpenRequest) (server.LayerHandle, error) {
+	return nil, errors.New("go away")
+}
 
-func TestRefusedClientsDoNotCount(t *testing.T) {
+func TestClientsThatOpenNothingDoNotCount(t *testing.T) {
+	servertest.EndToEnd(t, "nbdsh")
 	layer := exitlast.New(refuser{server.PassThrough{Next: servertest.NewDisk(4096).Layer()}}, nil)
 	if layer.Name() != "exitlast" {
 		t.Errorf("Name() = %q", layer.Name())
 	}
 	s := servertest.Start(t, layer, server.Options{})
 	for range 3 {
+		probe, err := net.Dial("unix", s.Socket) // a probe: connect, leave
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe.Close()
 		if r := servertest.Run(t, "nbdsh", "-u", s.URI(), "-c", "pass"); r.Code == 0 {
-			t.Fatal("a client got past a layer that refuses them all")
+			t.Fatal("a client opened an export that cannot be opened")
 		}
 	}
 	if shutDown(s, 200*time.Millisecond) {
-		t.Fatal("refused clients shut the server down")
+		t.Fatal("clients that opened nothing shut the server down")
 	}
 }
 
@@ -82,7 +91,7 @@ func TestWithoutServerItOnlyWarns(t *testing.T) {
 	var log servertest.LogBuffer
 	layer := exitlast.New(servertest.NewDisk(4096).Layer(), log.Logger())
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := layer.Preconnect(ctx, server.ConnInfo{ID: 1}); err != nil {
+	if _, err := layer.Open(ctx, server.OpenRequest{}); err != nil {
 		t.Fatal(err)
 	}
 	cancel()

@@ -98,8 +98,8 @@ func Spec() server.FilterSpec {
 // opts.Events happens and no client is connected to next. From the event on, new
 // clients are turned away.
 //
-// A client's connection is counted from Preconnect until the context Preconnect
-// received is done, which the server arranges to be when the connection closes.
+// A client counts from the first export its connection opens until the context of
+// that Open is done, which the server arranges to be when the connection closes.
 func New(next server.Layer, opts Options) server.Layer {
 	if opts.Poll <= 0 {
 		opts.Poll = DefaultPoll
@@ -107,7 +107,7 @@ func New(next server.Layer, opts Options) server.Layer {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &filter{PassThrough: server.PassThrough{Next: next}, opts: opts}
+	return &filter{PassThrough: server.PassThrough{Next: next}, opts: opts, clients: make(map[uint64]bool)}
 }
 
 type filter struct {
@@ -118,9 +118,10 @@ type filter struct {
 	checkMu sync.Mutex
 
 	mu          sync.Mutex
-	connected   int
-	triggered   bool // an event happened
-	shutdown    bool // the server was asked to shut down
+	clients     map[uint64]bool // the connections counted, by ID
+	anon        uint64          // numbers connections without a ConnInfo
+	triggered   bool            // an event happened
+	shutdown    bool            // the server was asked to shut down
 	stopPolling context.CancelFunc
 	polling     sync.WaitGroup
 }
@@ -196,7 +197,7 @@ func (f *filter) isTriggered() bool {
 // client is connected.
 func (f *filter) shutdownIfIdle(ctx context.Context) {
 	f.mu.Lock()
-	now := f.triggered && f.connected == 0 && !f.shutdown
+	now := f.triggered && len(f.clients) == 0 && !f.shutdown
 	if now {
 		f.shutdown = true
 	}
@@ -219,25 +220,37 @@ func (f *filter) Preconnect(ctx context.Context, info server.ConnInfo) error {
 			return server.Errorf(syscall.ESHUTDOWN, "exitwhen: the server is shutting down")
 		}
 	}
-	if err := f.Next.Preconnect(ctx, info); err != nil {
-		return err
+	return f.Next.Preconnect(ctx, info)
+}
+
+// Open counts the client in, so that the server waits for it.
+func (f *filter) Open(ctx context.Context, req server.OpenRequest) (server.LayerHandle, error) {
+	h, err := f.Next.Open(ctx, req)
+	if err != nil || len(f.opts.Events) == 0 {
+		return h, err
 	}
 	f.mu.Lock()
-	f.connected++
-	f.mu.Unlock()
-	context.AfterFunc(ctx, func() { f.leave(ctx) })
-	return nil
+	defer f.mu.Unlock()
+	info, ok := server.ConnInfoFrom(ctx)
+	id := info.ID
+	if !ok {
+		f.anon++
+		id = 1<<63 + f.anon
+	}
+	if !f.clients[id] { // not a second open on one connection (NBD_OPT_INFO, then GO)
+		f.clients[id] = true
+		context.AfterFunc(ctx, func() { f.leave(ctx, id) })
+	}
+	return h, nil
 }
 
 // leave counts a connection out and checks the events, as nbdkit does when a client
 // disconnects. ctx is the connection's, done by now but still carrying the server.
-func (f *filter) leave(ctx context.Context) {
+func (f *filter) leave(ctx context.Context, id uint64) {
 	f.mu.Lock()
-	f.connected--
+	delete(f.clients, id)
 	f.mu.Unlock()
-	if len(f.opts.Events) > 0 {
-		f.check(context.WithoutCancel(ctx))
-	}
+	f.check(context.WithoutCancel(ctx))
 }
 
 // Cleanup stops polling, then cleans up the layers behind.

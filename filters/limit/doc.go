@@ -1,9 +1,11 @@
 // Package limit is gonbd's limit filter, after nbdkit's: it limits how many clients may
-// be connected at once. A client that connects while the limit is reached is dropped
-// before its handshake (the server closes the socket), and the refusal is logged.
+// use the server at once. While the limit is reached, a client that connects is
+// dropped before its handshake (the server closes the socket), and the refusal is
+// logged.
 //
-// A client counts from the moment it is let in until its connection closes, whether it
-// opened an export or only listed them. limit=0 means no limit.
+// As in nbdkit, a client counts once it opens an export (NBD_OPT_GO, or NBD_OPT_INFO
+// before it), so that probes that connect and leave and clients that only list the
+// exports take no slot; it counts until its connection closes. limit=0 means no limit.
 //
 // From the command line:
 //

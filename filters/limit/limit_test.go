@@ -3,6 +3,7 @@ package limit_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,14 +14,24 @@ import (
 	"github.com/gonbd/gonbd/server/servertest"
 )
 
-// connect calls Preconnect as the server does for a new connection, and returns the
-// function that ends the connection.
+// connect calls Preconnect and Open as the server does for a new connection that
+// opens the export, and returns the function that ends the connection.
 func connect(layer server.Layer, id uint64) (end context.CancelFunc, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	info := server.ConnInfo{ID: id}
-	if err := layer.Preconnect(server.WithConnInfo(ctx, info), info); err != nil {
+	ctx = server.WithConnInfo(ctx, info)
+	if err := layer.Preconnect(ctx, info); err != nil {
 		cancel()
 		return nil, err
+	}
+	// Twice, as NBD_OPT_INFO then NBD_OPT_GO do: one connection counts once.
+	for range 2 {
+		h, err := layer.Open(ctx, server.OpenRequest{})
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		h.Close(ctx)
 	}
 	return cancel, nil
 }
@@ -80,19 +91,24 @@ func TestNoLimit(t *testing.T) {
 	}
 }
 
-// refuser refuses every connection.
-type refuser struct{ server.PassThrough }
-
-func (refuser) Preconnect(context.Context, server.ConnInfo) error {
-	return errors.New("not today")
-}
-
-func TestRefusedClientsDoNotCount(t *testing.T) {
-	layer := limit.New(refuser{server.PassThrough{Next: servertest.NewDisk(4096).Layer()}}, 1)
-	for i := range 3 {
-		if _, err := connect(layer, uint64(i)); err == nil || err.Error() != "not today" {
-			t.Fatalf("client %d: %v, want the refusal of the layer behind", i, err)
+func TestClientsThatOpenNothingDoNotCount(t *testing.T) {
+	layer := limit.New(servertest.NewDisk(4096).Layer(), 1)
+	ctx := context.Background()
+	for i := range 3 { // probes, export listings: Preconnect alone
+		info := server.ConnInfo{ID: uint64(i)}
+		if err := layer.Preconnect(server.WithConnInfo(ctx, info), info); err != nil {
+			t.Fatal(err)
 		}
+	}
+	end, err := connect(layer, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer end()
+	// A client that got past Preconnect before the slot was taken is refused at Open.
+	info := server.ConnInfo{ID: 11}
+	if _, err := layer.Open(server.WithConnInfo(ctx, info), server.OpenRequest{}); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("open while the limit is reached: %v, want EBUSY", err)
 	}
 }
 
@@ -109,6 +125,14 @@ func TestEndToEnd(t *testing.T) {
 	servertest.EndToEnd(t, "nbdsh", "qemu-io")
 	d := servertest.NewDisk(1 << 20)
 	s := servertest.StartStack(t, d.Spec(), []server.FilterSpec{limit.Spec()}) // limit=1
+	// Connecting and leaving (a probe) takes no slot.
+	for range 3 {
+		probe, err := net.Dial("unix", s.Socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe.Close()
+	}
 	first := s.Dial(t)
 	if r := servertest.Run(t, "nbdsh", "-u", s.URI(), "-c", "h.pread(1, 0)"); r.Code == 0 {
 		t.Fatalf("a second client connected while the first was: %s", r)
