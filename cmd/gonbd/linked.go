@@ -10,11 +10,18 @@ import (
 	"github.com/gonbd/gonbd/filters/cache"
 	"github.com/gonbd/gonbd/filters/cacheextents"
 	"github.com/gonbd/gonbd/filters/checkwrite"
+	"github.com/gonbd/gonbd/filters/count"
 	"github.com/gonbd/gonbd/filters/cow"
 	"github.com/gonbd/gonbd/filters/ddrescue"
+	"github.com/gonbd/gonbd/filters/evil"
+	"github.com/gonbd/gonbd/filters/exitlast"
+	"github.com/gonbd/gonbd/filters/exitwhen"
 	"github.com/gonbd/gonbd/filters/exportname"
 	"github.com/gonbd/gonbd/filters/extentlist"
 	"github.com/gonbd/gonbd/filters/fua"
+	"github.com/gonbd/gonbd/filters/ip"
+	"github.com/gonbd/gonbd/filters/limit"
+	mapfilter "github.com/gonbd/gonbd/filters/map"
 	multiconn "github.com/gonbd/gonbd/filters/multi-conn"
 	"github.com/gonbd/gonbd/filters/nocache"
 	"github.com/gonbd/gonbd/filters/noextents"
@@ -22,11 +29,16 @@ import (
 	"github.com/gonbd/gonbd/filters/noparallel"
 	"github.com/gonbd/gonbd/filters/nozero"
 	"github.com/gonbd/gonbd/filters/offset"
+	"github.com/gonbd/gonbd/filters/openonce"
 	"github.com/gonbd/gonbd/filters/partition"
 	"github.com/gonbd/gonbd/filters/protect"
 	"github.com/gonbd/gonbd/filters/readahead"
+	"github.com/gonbd/gonbd/filters/readonly"
+	"github.com/gonbd/gonbd/filters/rotational"
 	"github.com/gonbd/gonbd/filters/scan"
+	"github.com/gonbd/gonbd/filters/spinning"
 	"github.com/gonbd/gonbd/filters/swab"
+	timelimit "github.com/gonbd/gonbd/filters/time-limit"
 	tlsfallback "github.com/gonbd/gonbd/filters/tls-fallback"
 	"github.com/gonbd/gonbd/filters/truncate"
 	"github.com/gonbd/gonbd/plugins/data"
@@ -82,11 +94,18 @@ func linkedSpecs() linked {
 			cache.Spec(),
 			cacheextents.Spec(),
 			checkwrite.Spec(),
+			count.Spec(),
 			cow.Spec(),
 			ddrescue.Spec(),
+			evil.Spec(),
+			exitlast.Spec(),
+			exitwhen.Spec(),
 			exportname.Spec(),
 			extentlist.Spec(),
 			fua.Spec(),
+			ip.Spec(),
+			limit.Spec(),
+			mapfilter.Spec(),
 			multiconn.Spec(),
 			nocache.Spec(),
 			noextents.Spec(),
@@ -94,11 +113,16 @@ func linkedSpecs() linked {
 			noparallel.Spec(),
 			nozero.Spec(),
 			offset.Spec(),
+			openonce.Spec(),
 			partition.Spec(),
 			protect.Spec(),
 			readahead.Spec(),
+			readonly.Spec(),
+			rotational.Spec(),
 			scan.Spec(),
+			spinning.Spec(),
 			swab.Spec(),
+			timelimit.Spec(),
 			tlsfallback.Spec(),
 			truncate.Spec(),
 		},
