@@ -1,0 +1,5 @@
+module github.com/gonbd/gonbd/plugins/curl
+
+go 1.24.0
+
+require golang.org/x/sys v0.41.0
