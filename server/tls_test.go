@@ -544,3 +544,23 @@ func TestNoPSKInCryptoTLS(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSHandshakeDeadline: a client that stalls in the TLS handshake after STARTTLS
+// is dropped at the handshake deadline, like one that stalls in plaintext.
+func TestTLSHandshakeDeadline(t *testing.T) {
+	ca := newTestCA(t, "gonbd test CA")
+	certs, err := server.LoadTLSCertificates(serverDir(t, ca, ca.valid("localhost", true), nil), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := startServer(t, newTestDisk(1<<20).layer(), server.Options{
+		TLS: server.TLSRequire, TLSConfig: certs.Config(), HandshakeTimeout: 300 * time.Millisecond})
+	c := dialRaw(t, path)
+	c.greet(fixedNoZeroes)
+	c.option(protocol.OptStartTLS, nil, protocol.RepAck)
+	start := time.Now()
+	c.expectClosed() // no ClientHello ever comes
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("a client silent in the TLS handshake was dropped after %v", d)
+	}
+}
