@@ -41,6 +41,7 @@ import (
 	timelimit "github.com/gonbd/gonbd/filters/time-limit"
 	tlsfallback "github.com/gonbd/gonbd/filters/tls-fallback"
 	"github.com/gonbd/gonbd/filters/truncate"
+	"github.com/gonbd/gonbd/plugins/curl"
 	"github.com/gonbd/gonbd/plugins/data"
 	"github.com/gonbd/gonbd/plugins/eval"
 	"github.com/gonbd/gonbd/plugins/file"
@@ -71,6 +72,7 @@ type linked struct {
 func linkedSpecs() linked {
 	return linked{
 		plugins: []server.PluginSpec{
+			curl.Spec(),
 			data.Spec(),
 			eval.Spec(),
 			file.Spec(),

@@ -19,7 +19,7 @@ func Spec() server.PluginSpec {
 	return server.PluginSpec{
 		Name:           "curl",
 		Version:        moduleVersion(),
-		Description:    "HTTP and HTTPS plugin (read-only, by range requests)",
+		Description:    "HTTP and HTTPS plugin: read-only, by range requests",
 		MagicConfigKey: "url",
 		ConfigHelp: "[url=]<URL>                (required) http:// or https:// URL of the disk image.\n" +
 			"user=<USER>                User name for HTTP basic authentication.\n" +
