@@ -1,6 +1,9 @@
 package server
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // controlKey is the context key of the server, and connection, a call is made for.
 type controlKey struct{}
@@ -42,6 +45,9 @@ func Disconnect(ctx context.Context, force bool) bool {
 	if force {
 		ctl.c.nc.Close()
 	} else {
+		// Stop the reader now rather than when the cancellation's callback runs, so
+		// that no request the client sends after this call is read.
+		ctl.c.nc.SetReadDeadline(time.Now())
 		ctl.c.cancel()
 	}
 	return true

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"runtime/debug"
 	"sync"
@@ -82,7 +83,9 @@ func (l *pluginLayer) ThreadModel() ThreadModel {
 func (l *pluginLayer) GetReady(ctx context.Context) (err error) {
 	defer recoverPanic(&err, l.name, "GetReady")
 	if r, ok := l.plugin.(Readier); ok {
-		return r.GetReady(ctx)
+		if err := r.GetReady(ctx); err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
 	}
 	return nil
 }

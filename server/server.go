@@ -63,8 +63,10 @@ func New(ctx context.Context, top Layer, opts Options) (*Server, error) {
 	if s.threadModel == SerializeConnections {
 		s.connSlot = make(chan struct{}, 1)
 	}
+	// The plugin's errors come labelled with its name; a filter's say what they are
+	// about themselves (the top layer's name would blame the wrong layer).
 	if err := top.GetReady(ctx); err != nil {
-		return nil, fmt.Errorf("%s: %w", top.Name(), err)
+		return nil, err
 	}
 	s.log.Debug("server ready", "layer", top.Name(), "thread_model", s.threadModel, "threads", s.threads)
 	return s, nil

@@ -240,6 +240,12 @@ func (s *serving) serve(ctx context.Context, plugin server.PluginSpec, filters [
 	if c.single {
 		return s.serveStdio(ctx, srv)
 	}
+	// Catch the stop signals before anyone can learn that the server is up (the
+	// pidfile, the printed URI, the waiting parent): a SIGTERM sent at once must still
+	// shut down cleanly and remove the socket.
+	stops := make(chan os.Signal, 1)
+	signal.Notify(stops, os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
+	defer signal.Stop(stops)
 	ep, err := listen(ctx, c, s.activated)
 	if err != nil {
 		return 1, err
@@ -277,7 +283,7 @@ func (s *serving) serve(ctx context.Context, plugin server.PluginSpec, filters [
 		env := captiveEnv(withoutEnv(s.cmd.env, readyEnv), ep, c)
 		status, runErr = runCaptive(serveCtx, c.run, env, s.cmd.stdin, s.cmd.stdout, s.cmd.stderr)
 	} else {
-		waitForShutdown(serveCtx, logger)
+		waitForShutdown(serveCtx, stops, logger)
 	}
 	stop()
 	wg.Wait()
@@ -359,14 +365,11 @@ func (s *serving) logDestination() string {
 	return "stderr"
 }
 
-// waitForShutdown returns when ctx is done or gonbd is asked to stop (SIGINT,
-// SIGTERM, SIGQUIT, as for nbdkit).
-func waitForShutdown(ctx context.Context, logger interface{ Debug(string, ...any) }) {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGQUIT)
-	defer signal.Stop(sigs)
+// waitForShutdown returns when ctx is done or gonbd is asked to stop: a signal
+// arrives on stops (SIGINT, SIGTERM, SIGQUIT, as for nbdkit).
+func waitForShutdown(ctx context.Context, stops <-chan os.Signal, logger interface{ Debug(string, ...any) }) {
 	select {
-	case sig := <-sigs:
+	case sig := <-stops:
 		logger.Debug("shutting down", "signal", sig)
 	case <-ctx.Done():
 	}

@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -139,7 +140,8 @@ func (c *Conn) Close() error {
 	var err error
 	if !broken {
 		err = c.sendDisconnect()
-		if cerr := c.nc.Close(); err == nil {
+		// The server may close first, on NBD_CMD_DISC, and the reader with it.
+		if cerr := c.nc.Close(); err == nil && !errors.Is(cerr, net.ErrClosed) {
 			err = cerr
 		}
 	}
