@@ -99,7 +99,7 @@ func (h *handle) each(off, length int64, op func(dest, at, n int64) error) error
 }
 
 func (h *handle) ReadAt(ctx context.Context, p []byte, off int64, flags server.Flags) error {
-	if i := find(h.segs, off); off+int64(len(p)) <= h.segs[i].end { // the common case, in one piece
+	if i := find(h.segs, off); i < len(h.segs) && off+int64(len(p)) <= h.segs[i].end { // in one piece, the common case
 		return h.Next.ReadAt(ctx, p, h.segs[i].dest+(off-h.segs[i].start), flags)
 	}
 	return h.each(off, int64(len(p)), func(dest, at, n int64) error {
@@ -108,7 +108,7 @@ func (h *handle) ReadAt(ctx context.Context, p []byte, off int64, flags server.F
 }
 
 func (h *handle) WriteAt(ctx context.Context, p []byte, off int64, flags server.Flags) error {
-	if i := find(h.segs, off); off+int64(len(p)) <= h.segs[i].end {
+	if i := find(h.segs, off); i < len(h.segs) && off+int64(len(p)) <= h.segs[i].end {
 		return h.Next.WriteAt(ctx, p, h.segs[i].dest+(off-h.segs[i].start), flags)
 	}
 	return h.each(off, int64(len(p)), func(dest, at, n int64) error {

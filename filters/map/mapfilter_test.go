@@ -324,3 +324,17 @@ func TestEndToEnd(t *testing.T) {
 		t.Error("the write to [1000,2000) did not land at the plugin's start")
 	}
 }
+
+func TestEmptyExport(t *testing.T) {
+	h, err := open(mapfilter.New(servertest.NewDisk(0).Layer(), []mapfilter.Mapping{{Start: 0, Length: mapfilter.ToEnd, Dest: 0}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := h.ReadAt(ctx, nil, 0, 0); err != nil {
+		t.Errorf("an empty read of an empty export: %v", err)
+	}
+	if err := h.WriteAt(ctx, nil, 0, 0); err != nil {
+		t.Errorf("an empty write to an empty export: %v", err)
+	}
+}

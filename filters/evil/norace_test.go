@@ -1,0 +1,5 @@
+//go:build !race
+
+package evil_test
+
+const raceEnabled = false
