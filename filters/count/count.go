@@ -40,7 +40,7 @@ func Spec() server.FilterSpec {
 		Name:        "count",
 		Version:     moduleVersion(),
 		Description: "count the bytes read, written, zeroed and trimmed, and report them at exit",
-		ConfigHelp:  "(no parameters: the totals are printed on standard error at exit)",
+		ConfigHelp:  "(this filter has no parameters; it prints the totals on standard error at exit)",
 		New: func(p *server.Params, next server.Layer) (server.Layer, error) {
 			return New(next, Options{Logger: p.Logger}), nil
 		},

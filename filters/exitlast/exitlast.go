@@ -16,7 +16,7 @@ func Spec() server.FilterSpec {
 		Name:        "exitlast",
 		Version:     moduleVersion(),
 		Description: "shut the server down when the last client disconnects",
-		ConfigHelp:  "(no parameters)",
+		ConfigHelp:  "(this filter has no parameters)",
 		New: func(p *server.Params, next server.Layer) (server.Layer, error) {
 			return New(next, p.Logger), nil
 		},

@@ -18,7 +18,7 @@ func Spec() server.FilterSpec {
 		Name:        "openonce",
 		Version:     moduleVersion(),
 		Description: "open the plugin once and share the handle between all connections",
-		ConfigHelp:  "(no parameters)",
+		ConfigHelp:  "(this filter has no parameters)",
 		New: func(p *server.Params, next server.Layer) (server.Layer, error) {
 			return New(next, p.Logger), nil
 		},
