@@ -54,12 +54,13 @@ type conn struct {
 	// Replies: a worker that finds no write in progress writes its reply and those
 	// that queued meanwhile, all in one vectored write; the others queue and wait.
 	writeMu  sync.Mutex
-	writing  bool        // under writeMu
-	queued   []*worker   // replies waiting for the writer; under writeMu
-	writeErr error       // under writeMu
-	batch    []*worker   // the writer's
-	iovWrite net.Buffers // the writer's: the vectors of a batch
-	iovAll   [][]byte    // backs iovWrite
+	writing  bool          // under writeMu
+	queued   []*worker     // replies waiting for the writer; under writeMu
+	writeErr error         // under writeMu
+	batch    []*worker     // the writer's
+	iovWrite net.Buffers   // the writer's: the vectors of a batch
+	bw       *bufio.Writer // gathers them when the connection has no writev
+	iovAll   [][]byte      // backs iovWrite
 
 	// In-flight payload bytes, for back-pressure.
 	flightMu    sync.Mutex
@@ -100,6 +101,13 @@ func (c *conn) serve(ctx context.Context) error {
 	c.log.Debug("transmission", "export", c.exp.name, "size", c.exp.size,
 		"structured", c.structured, "extended", c.extended, "meta_contexts", c.metaContexts)
 	c.ctx = WithConnInfo(ctx, c.info)
+	switch c.nc.(type) {
+	case *net.TCPConn, *net.UnixConn: // written with writev
+	default:
+		// TLS and the wrappers would write each vector on its own (a TLS record
+		// each): gather them.
+		c.bw = bufio.NewWriterSize(c.nc, 64<<10)
+	}
 
 	c.readMu.Lock()
 	c.startWorker()
@@ -549,6 +557,20 @@ func (w *worker) replyError(errno protocol.Errno, message string) {
 	w.send()
 }
 
+// writeBatch writes the vectors of a batch; writeMu is not held.
+func (c *conn) writeBatch() error {
+	if c.bw == nil {
+		_, err := c.iovWrite.WriteTo(c.nc)
+		return err
+	}
+	for _, b := range c.iovWrite {
+		if _, err := c.bw.Write(b); err != nil {
+			return err
+		}
+	}
+	return c.bw.Flush()
+}
+
 // send writes the reply in w.iov, under the connection's write lock so that replies
 // never interleave. Replies that become ready while another is being written are sent
 // together in the next vectored write, so that a busy connection makes one system call
@@ -576,7 +598,7 @@ func (w *worker) send() {
 		}
 		c.iovAll = c.iovWrite[:0] // keeps the capacity, which WriteTo consumes
 		c.writeMu.Unlock()
-		_, err := c.iovWrite.WriteTo(c.nc)
+		err := c.writeBatch()
 		c.writeMu.Lock()
 		if err != nil && c.writeErr == nil {
 			c.writeErr = err
