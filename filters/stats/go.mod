@@ -1,0 +1,3 @@
+module github.com/gonbd/gonbd/filters/stats
+
+go 1.24.0
