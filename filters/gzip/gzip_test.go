@@ -387,15 +387,14 @@ func TestParameters(t *testing.T) {
 			}
 		}
 	}
-	layer, err := servertest.Stack(d.Spec(), []server.FilterSpec{Spec()}, "gzip-span=128k", "gzip-cache=1M")
-	if err != nil {
-		t.Fatal(err)
+	p := server.NewParams([]server.Param{{Key: "gzip-span", Value: "128k"}, {Key: "gzip-cache", Value: "1M"}}, nil)
+	opts, err := optionsFromParams(p)
+	if err != nil || opts.SpanSize != 128<<10 || opts.CacheSize != 1<<20 || len(p.Unused()) != 0 {
+		t.Errorf("options %+v, %v; unused %v", opts, err, p.Unused())
 	}
-	if layer.Name() != "gzip" {
-		t.Errorf("Name() = %q", layer.Name())
-	}
-	if f := layer.(*Filter); f.opts.SpanSize != 128<<10 || f.opts.CacheSize != 1<<20 {
-		t.Errorf("options: %+v", f.opts)
+	f, err := New(d.Layer(), Options{}, nil)
+	if err != nil || f.Name() != "gzip" || f.opts.SpanSize != DefaultSpanSize || f.opts.CacheSize != DefaultCacheSize {
+		t.Errorf("New with the zero Options: %+v, %v", f.opts, err)
 	}
 }
 
