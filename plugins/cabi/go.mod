@@ -1,0 +1,3 @@
+module github.com/gonbd/gonbd/plugins/cabi
+
+go 1.24.0
