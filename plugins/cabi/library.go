@@ -114,18 +114,24 @@ func (l *Library) APIVersion() int { return int(l.c.p._api_version) }
 func (l *Library) MagicConfigKey() string { return l.magicConfigKey }
 
 // Spec returns the plugin's [server.PluginSpec]: its name, version, description,
-// magic parameter and help from the C struct, and a New that passes every parameter
+// magic parameter ("script" when the struct names none) and help from the C struct, and a New that passes every parameter
 // to the plugin's config callback in order, then calls config_complete.
 func (l *Library) Spec() server.PluginSpec {
 	description := l.description
 	if description == "" {
 		description = l.longname
 	}
+	// Without a magic key nbdkit gives the first bare parameter to "script" (its
+	// behaviour before 1.7, which language plugins such as python rely on).
+	magic := l.magicConfigKey
+	if magic == "" {
+		magic = "script"
+	}
 	return server.PluginSpec{
 		Name:           l.name,
 		Version:        l.version,
 		Description:    description,
-		MagicConfigKey: l.magicConfigKey,
+		MagicConfigKey: magic,
 		ConfigHelp:     l.configHelp,
 		New: func(p *server.Params) (server.Plugin, error) {
 			if p.Logger != nil {
