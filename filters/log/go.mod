@@ -1,0 +1,3 @@
+module github.com/gonbd/gonbd/filters/log
+
+go 1.24.0
