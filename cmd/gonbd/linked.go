@@ -57,6 +57,7 @@ import (
 	"github.com/gonbd/gonbd/plugins/sh"
 	sparserandom "github.com/gonbd/gonbd/plugins/sparse-random"
 	"github.com/gonbd/gonbd/plugins/split"
+	"github.com/gonbd/gonbd/plugins/ssh"
 	"github.com/gonbd/gonbd/plugins/zero"
 	"github.com/gonbd/gonbd/server"
 )
@@ -88,6 +89,7 @@ func linkedSpecs() linked {
 			sh.Spec(),
 			sparserandom.Spec(),
 			split.Spec(),
+			ssh.Spec(),
 			zero.Spec(),
 		},
 		filters: []server.FilterSpec{

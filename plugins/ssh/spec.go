@@ -18,7 +18,7 @@ func Spec() server.PluginSpec {
 	return server.PluginSpec{
 		Name:           "ssh",
 		Version:        moduleVersion(),
-		Description:    "serve a remote file over SSH (SFTP)",
+		Description:    "serve a file of an SSH server, over SFTP",
 		MagicConfigKey: "path",
 		ConfigHelp: "host=<HOST>                  (required) The SSH server's name or address.\n" +
 			"[path=]<PATH>                (required) The remote file; relative to the remote home directory.\n" +

@@ -1,3 +1,5 @@
+//go:build unix
+
 package ssh
 
 // End-to-end tests against a real OpenSSH sshd, driven by the real NBD clients.
