@@ -30,7 +30,6 @@ func NewStack(plugin PluginSpec, filters []FilterSpec, list []Param, logger *slo
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Name, err)
 		}
-		layer = namedLayer{Layer: layer, name: f.Name}
 		if top == nil {
 			top = layer
 		} else {
@@ -81,12 +80,3 @@ func cleanupPlugin(p Plugin) {
 // lateLayer stands for the layers behind a filter while the filter is made; buildStack
 // sets Next once they exist, before anything calls the stack.
 type lateLayer struct{ PassThrough }
-
-// namedLayer is a filter's layer under its spec's name, for the logs: a filter that
-// embeds PassThrough and does not override Name would be logged under its plugin's.
-type namedLayer struct {
-	Layer
-	name string
-}
-
-func (l namedLayer) Name() string { return l.name }
