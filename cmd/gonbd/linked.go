@@ -7,6 +7,7 @@ import (
 
 	"github.com/gonbd/gonbd/filters/blocksize"
 	blocksizepolicy "github.com/gonbd/gonbd/filters/blocksize-policy"
+	"github.com/gonbd/gonbd/filters/bzip2"
 	"github.com/gonbd/gonbd/filters/cache"
 	"github.com/gonbd/gonbd/filters/cacheextents"
 	"github.com/gonbd/gonbd/filters/checkwrite"
@@ -21,6 +22,7 @@ import (
 	"github.com/gonbd/gonbd/filters/fua"
 	"github.com/gonbd/gonbd/filters/ip"
 	"github.com/gonbd/gonbd/filters/limit"
+	"github.com/gonbd/gonbd/filters/lzip"
 	mapfilter "github.com/gonbd/gonbd/filters/map"
 	multiconn "github.com/gonbd/gonbd/filters/multi-conn"
 	"github.com/gonbd/gonbd/filters/nocache"
@@ -32,12 +34,14 @@ import (
 	"github.com/gonbd/gonbd/filters/openonce"
 	"github.com/gonbd/gonbd/filters/partition"
 	"github.com/gonbd/gonbd/filters/protect"
+	"github.com/gonbd/gonbd/filters/qcow2dec"
 	"github.com/gonbd/gonbd/filters/readahead"
 	"github.com/gonbd/gonbd/filters/readonly"
 	"github.com/gonbd/gonbd/filters/rotational"
 	"github.com/gonbd/gonbd/filters/scan"
 	"github.com/gonbd/gonbd/filters/spinning"
 	"github.com/gonbd/gonbd/filters/swab"
+	"github.com/gonbd/gonbd/filters/tar"
 	timelimit "github.com/gonbd/gonbd/filters/time-limit"
 	tlsfallback "github.com/gonbd/gonbd/filters/tls-fallback"
 	"github.com/gonbd/gonbd/filters/truncate"
@@ -95,6 +99,7 @@ func linkedSpecs() linked {
 		filters: []server.FilterSpec{
 			blocksize.Spec(),
 			blocksizepolicy.Spec(),
+			bzip2.Spec(),
 			cache.Spec(),
 			cacheextents.Spec(),
 			checkwrite.Spec(),
@@ -109,6 +114,7 @@ func linkedSpecs() linked {
 			fua.Spec(),
 			ip.Spec(),
 			limit.Spec(),
+			lzip.Spec(),
 			mapfilter.Spec(),
 			multiconn.Spec(),
 			nocache.Spec(),
@@ -120,12 +126,14 @@ func linkedSpecs() linked {
 			openonce.Spec(),
 			partition.Spec(),
 			protect.Spec(),
+			qcow2dec.Spec(),
 			readahead.Spec(),
 			readonly.Spec(),
 			rotational.Spec(),
 			scan.Spec(),
 			spinning.Spec(),
 			swab.Spec(),
+			tar.Spec(),
 			timelimit.Spec(),
 			tlsfallback.Spec(),
 			truncate.Spec(),
