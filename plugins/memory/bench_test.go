@@ -84,6 +84,11 @@ func BenchmarkMallocWrite4K(b *testing.B)         { runBench(b, allocatorMalloc,
 func BenchmarkMallocRead4KParallel(b *testing.B)  { runParallelBench(b, allocatorMalloc, readOp) }
 func BenchmarkMallocWrite4KParallel(b *testing.B) { runParallelBench(b, allocatorMalloc, writeOp) }
 
+func BenchmarkZstdRead4K(b *testing.B)          { runBench(b, allocatorZstd, readOp) }
+func BenchmarkZstdWrite4K(b *testing.B)         { runBench(b, allocatorZstd, writeOp) }
+func BenchmarkZstdRead4KParallel(b *testing.B)  { runParallelBench(b, allocatorZstd, readOp) }
+func BenchmarkZstdWrite4KParallel(b *testing.B) { runParallelBench(b, allocatorZstd, writeOp) }
+
 // BenchmarkSparseFirstWrite4K measures writes that allocate their page, the cost a
 // fresh disk pays once per 32 KiB.
 func BenchmarkSparseFirstWrite4K(b *testing.B) {

@@ -8,13 +8,15 @@
 //	gonbd memory 1G
 //	gonbd memory size=$((2**63 - 1))
 //	gonbd memory 4G allocator=malloc,mlock=true
+//	gonbd memory 8G allocator=zstd
 //
 // The default sparse allocator keeps 32 KiB pages, made when something other than
 // zeroes is first written to them and freed when trim or zero leaves them all zeroes,
 // so the disk's virtual size can be anything up to 2⁶³-1 bytes whatever the machine's
-// RAM. The malloc allocator keeps one contiguous buffer of the whole size, which it can
-// lock into RAM. Requests to different parts of the disk do not wait for each other
-// with either allocator.
+// RAM. The zstd allocator keeps the same pages compressed, each a zstd frame, which
+// holds about twice the data in the same memory. The malloc allocator keeps one
+// contiguous buffer of the whole size, which it can lock into RAM. Requests to different
+// parts of the disk do not wait for each other with any allocator.
 //
 // Programs that embed the server make the plugin with [New] and adapt it as any other:
 //

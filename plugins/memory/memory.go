@@ -2,9 +2,11 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/gonbd/gonbd/server"
 )
@@ -20,12 +22,17 @@ type Options struct {
 	//     freed by trim and zero, so the size may far exceed RAM;
 	//   - "malloc": one contiguous buffer of Size bytes, committed by the system as it
 	//     is touched;
-	//   - "zstd": compressed pages, not available in this build yet.
+	//   - "zstd": the sparse allocator's pages, each kept compressed with zstd, so
+	//     that the disk holds about twice the data in the same memory, at the cost
+	//     of compressing every write and decompressing every read.
 	Allocator string
 	// Mlock locks the whole disk into RAM so that it is never swapped out. Default
 	// false. Only the malloc allocator supports it, and only on platforms with
 	// mlock(2).
 	Mlock bool
+	// Logger receives debug messages, such as the zstd allocator's compression
+	// ratio (every minute while it changes, and at Cleanup). nil discards them.
+	Logger *slog.Logger
 }
 
 // Allocator names.
@@ -52,6 +59,13 @@ type store interface {
 type Plugin struct {
 	opts  Options
 	store store
+	log   *slog.Logger
+
+	// stopStats ends the goroutine that logs the zstd allocator's ratio, and
+	// statsDone is closed when it has; both are nil for the other allocators.
+	stopStats chan struct{}
+	statsDone chan struct{}
+	cleanup   sync.Once
 }
 
 // New makes a RAM disk as opts describe, or explains why it cannot.
@@ -79,11 +93,58 @@ func New(opts Options) (*Plugin, error) {
 		}
 		s = m
 	case allocatorZstd:
-		return nil, errors.New("allocator=zstd is not available in this build yet")
+		z, err := newZstdStore(opts.Size)
+		if err != nil {
+			return nil, err
+		}
+		s = z
 	default:
 		return nil, fmt.Errorf("unknown allocator %q: the allocators are sparse, malloc and zstd", opts.Allocator)
 	}
-	return &Plugin{opts: opts, store: s}, nil
+	p := &Plugin{opts: opts, store: s, log: opts.Logger}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if z, ok := s.(*zstdStore); ok {
+		p.stopStats, p.statsDone = make(chan struct{}), make(chan struct{})
+		go p.logStats(z)
+	}
+	return p, nil
+}
+
+// statsInterval is how often the zstd allocator's compression ratio is logged while it
+// changes.
+const statsInterval = time.Minute
+
+// logStats logs z's compression ratio every statsInterval while it changes, until
+// stopStats is closed.
+func (p *Plugin) logStats(z *zstdStore) {
+	defer close(p.statsDone)
+	tick := time.NewTicker(statsInterval)
+	defer tick.Stop()
+	var lastPages, lastCompressed int64
+	for {
+		select {
+		case <-p.stopStats:
+			return
+		case <-tick.C:
+			if pages, compressed := z.stats(); pages != lastPages || compressed != lastCompressed {
+				lastPages, lastCompressed = pages, compressed
+				p.logRatio(z, "allocator=zstd")
+			}
+		}
+	}
+}
+
+// logRatio logs how much memory z's pages take against what they hold.
+func (p *Plugin) logRatio(z *zstdStore, msg string) {
+	pages, compressed := z.stats()
+	ratio := 0.0
+	if compressed > 0 {
+		ratio = float64(pages*pageSize) / float64(compressed)
+	}
+	p.log.Debug(msg, "pages", pages, "data_bytes", pages*pageSize, "compressed_bytes", compressed,
+		"ratio", fmt.Sprintf("%.2f", ratio))
 }
 
 // Open returns a handle on the disk. Every handle shares the one disk, whatever export
@@ -94,16 +155,23 @@ func (p *Plugin) Open(ctx context.Context, req server.OpenRequest) (server.Handl
 
 // Cleanup frees the disk's memory. No handle may be used afterwards.
 func (p *Plugin) Cleanup(ctx context.Context) {
-	// Nothing useful can be done with an error at shutdown; an unmap only fails for
-	// a mapping that was never made.
-	_ = p.store.release()
+	p.cleanup.Do(func() {
+		if z, ok := p.store.(*zstdStore); ok {
+			close(p.stopStats)
+			<-p.statsDone
+			p.logRatio(z, "allocator=zstd at cleanup")
+		}
+		// Nothing useful can be done with an error at shutdown; an unmap only fails
+		// for a mapping that was never made.
+		_ = p.store.release()
+	})
 }
 
 // DumpPlugin writes what `gonbd memory --dump-plugin` adds, with nbdkit's keys: whether
 // mlock=true and allocator=zstd can work in this build.
 func (p *Plugin) DumpPlugin(w io.Writer) {
 	fmt.Fprintf(w, "mlock=%s\n", yesNo(canLockMemory))
-	fmt.Fprintf(w, "zstd=%s\n", yesNo(false))
+	fmt.Fprintf(w, "zstd=%s\n", yesNo(true))
 }
 
 func yesNo(b bool) string {

@@ -46,9 +46,17 @@ func openTestHandle(t testing.TB, p *Plugin) fullHandle {
 	return h.(fullHandle)
 }
 
-// forEachAllocator runs test once per allocator that works in every build.
+// forEachAllocator runs test once per allocator.
 func forEachAllocator(t *testing.T, test func(t *testing.T, allocator string)) {
-	for _, allocator := range []string{allocatorSparse, allocatorMalloc} {
+	for _, allocator := range []string{allocatorSparse, allocatorMalloc, allocatorZstd} {
+		t.Run(allocator, func(t *testing.T) { test(t, allocator) })
+	}
+}
+
+// forEachSparseAllocator runs test once per allocator that keeps pages only where
+// there is data: sparse and zstd.
+func forEachSparseAllocator(t *testing.T, test func(t *testing.T, allocator string)) {
+	for _, allocator := range []string{allocatorSparse, allocatorZstd} {
 		t.Run(allocator, func(t *testing.T) { test(t, allocator) })
 	}
 }
@@ -134,8 +142,12 @@ func TestHandlesShareTheDisk(t *testing.T) {
 }
 
 func TestSparsePagesAreAllocatedOnWriteAndFreedByTrimAndZero(t *testing.T) {
+	forEachSparseAllocator(t, testPagesAreAllocatedOnWriteAndFreedByTrimAndZero)
+}
+
+func testPagesAreAllocatedOnWriteAndFreedByTrimAndZero(t *testing.T, allocator string) {
 	ctx := context.Background()
-	p := newTestPlugin(t, Options{Size: 10 * pageSize})
+	p := newTestPlugin(t, Options{Size: 10 * pageSize, Allocator: allocator})
 	h := openTestHandle(t, p)
 	pages := func() int64 { return p.allocatedBytes() / pageSize }
 
@@ -189,8 +201,12 @@ func extentsOf(t *testing.T, h fullHandle, off, length int64, flags server.Flags
 const hole = server.ExtentHole | server.ExtentZero
 
 func TestSparseExtents(t *testing.T) {
+	forEachSparseAllocator(t, testSparseExtents)
+}
+
+func testSparseExtents(t *testing.T, allocator string) {
 	const size = 8*pageSize - 100
-	h := openTestHandle(t, newTestPlugin(t, Options{Size: size}))
+	h := openTestHandle(t, newTestPlugin(t, Options{Size: size, Allocator: allocator}))
 	// Pages 1, 2 and 5 hold data; page 7, the last, is partial.
 	mustWrite(t, h, []byte{1}, pageSize)
 	mustWrite(t, h, []byte{1}, 3*pageSize-1)
@@ -247,10 +263,14 @@ func TestMallocExtentsAreAllData(t *testing.T) {
 // TestHugeSparseDisks checks that disks far beyond RAM work, down to the last byte: the
 // sizes qemu-img and nbdkit's own tests use.
 func TestHugeSparseDisks(t *testing.T) {
+	forEachSparseAllocator(t, testHugeSparseDisks)
+}
+
+func testHugeSparseDisks(t *testing.T, allocator string) {
 	for _, size := range []int64{1<<60 - 1, math.MaxInt64} {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			ctx := context.Background()
-			p := newTestPlugin(t, Options{Size: size})
+			p := newTestPlugin(t, Options{Size: size, Allocator: allocator})
 			h := openTestHandle(t, p)
 			if got, err := h.Size(ctx); err != nil || got != size {
 				t.Fatalf("Size() = %d, %v; want %d", got, err, size)
@@ -406,7 +426,6 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		want string // in the error
 	}{
 		{Options{Size: -1}, "negative"},
-		{Options{Size: 1, Allocator: "zstd"}, "allocator=zstd is not available in this build yet"},
 		{Options{Size: 1, Allocator: "bogus"}, `unknown allocator "bogus": the allocators are sparse, malloc and zstd`},
 		{Options{Size: 1, Mlock: true}, "mlock=true needs allocator=malloc"},
 		{Options{Size: 1, Allocator: "sparse", Mlock: true}, "mlock=true needs allocator=malloc"},
@@ -452,7 +471,7 @@ func TestMallocMlock(t *testing.T) {
 func TestDumpPlugin(t *testing.T) {
 	var b strings.Builder
 	newTestPlugin(t, Options{}).DumpPlugin(&b)
-	want := fmt.Sprintf("mlock=%s\nzstd=no\n", yesNo(canLockMemory))
+	want := fmt.Sprintf("mlock=%s\nzstd=yes\n", yesNo(canLockMemory))
 	if b.String() != want {
 		t.Errorf("DumpPlugin wrote %q, want %q", b.String(), want)
 	}

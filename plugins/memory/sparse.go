@@ -11,15 +11,11 @@ import (
 // puts something other than zeroes in them and dropped again when trim or zero leaves
 // them all zeroes. Pages that do not exist read as zeroes.
 //
-// Pages are found through a radix tree of page indexes, as deep as the disk needs and no
-// deeper: a leaf holds leafFanout pages, each level above multiplies the span by
-// nodeFanout, and the root has only as many entries as the disk reaches. Only the paths
-// to written pages exist, so a 2⁶³-1 byte disk costs a few kilobytes until it is used.
-// Tree nodes are never removed, which bounds their overhead by the area ever written
-// (one 32 KiB node per 128 MiB region touched), not by the disk's size.
+// Pages are found through a radix tree of page indexes (see pageTree), so a 2⁶³-1 byte
+// disk costs a few kilobytes until it is used.
 //
-// Concurrency: tree links and page slots are atomic pointers, so finding a page takes no
-// lock and a read of a page that does not exist takes none at all. The bytes of a page
+// Concurrency: finding a page takes no lock, and a read of a page that does not exist
+// takes none at all. The bytes of a page
 // are guarded by the stripe lock of its index (see stripedLocks): readers hold it
 // shared, writers, trims and zeroes exclusively, and a page is only made or dropped under
 // the exclusive lock.
@@ -30,11 +26,6 @@ const (
 	pageShift = 15
 	pageSize  = 1 << pageShift
 	pageMask  = pageSize - 1
-
-	// levelBits is the number of page-index bits each tree level resolves.
-	levelBits  = 12
-	nodeFanout = 1 << levelBits
-	levelMask  = nodeFanout - 1
 )
 
 type page [pageSize]byte
@@ -42,80 +33,16 @@ type page [pageSize]byte
 // zeroPage is compared against, never written.
 var zeroPage page
 
-// A node is an interior node (children set) or a leaf (pages set) of the page tree.
-type node struct {
-	children []atomic.Pointer[node]
-	pages    []atomic.Pointer[page]
-}
-
 type sparseStore struct {
-	size int64
-	// depth is the number of interior levels above the leaves; 0 when the root is
-	// itself the only leaf.
-	depth int
-	root  *node
+	size  int64
+	tree  pageTree[page]
 	locks *stripedLocks
 	// allocated counts the pages in existence, for tests and --dump-plugin.
 	allocated atomic.Int64
 }
 
 func newSparseStore(size int64) *sparseStore {
-	pages := (uint64(size) + pageMask) >> pageShift
-	depth := 0
-	for span := uint64(nodeFanout); span < pages; span <<= levelBits {
-		depth++
-	}
-	// The root covers the disk exactly; every node below it is full-sized.
-	rootEntries := int((pages + (1<<(depth*levelBits) - 1)) >> (depth * levelBits))
-	root := &node{}
-	if depth == 0 {
-		root.pages = make([]atomic.Pointer[page], rootEntries)
-	} else {
-		root.children = make([]atomic.Pointer[node], rootEntries)
-	}
-	return &sparseStore{size: size, depth: depth, root: root, locks: new(stripedLocks)}
-}
-
-// leaf returns the leaf holding page i. If a node on the way does not exist, it returns
-// nil and the index of the first page after the missing node's span, so that callers
-// can skip the whole hole at once.
-func (s *sparseStore) leaf(i uint64) (leaf *node, holeEnd uint64) {
-	n := s.root
-	for level := s.depth; level > 0; level-- {
-		shift := level * levelBits
-		child := n.children[(i>>shift)&levelMask].Load()
-		if child == nil {
-			return nil, (i>>shift + 1) << shift
-		}
-		n = child
-	}
-	return n, 0
-}
-
-// leafForWrite returns the leaf holding page i, making the missing nodes on the way.
-func (s *sparseStore) leafForWrite(i uint64) *node {
-	n := s.root
-	for level := s.depth; level > 0; level-- {
-		slot := &n.children[(i>>(level*levelBits))&levelMask]
-		child := slot.Load()
-		if child == nil {
-			fresh := &node{}
-			if level == 1 {
-				fresh.pages = make([]atomic.Pointer[page], nodeFanout)
-			} else {
-				fresh.children = make([]atomic.Pointer[node], nodeFanout)
-			}
-			// Another writer may have made the same node meanwhile; its node wins
-			// and ours is garbage.
-			if slot.CompareAndSwap(nil, fresh) {
-				child = fresh
-			} else {
-				child = slot.Load()
-			}
-		}
-		n = child
-	}
-	return n
+	return &sparseStore{size: size, tree: newPageTree[page](size), locks: new(stripedLocks)}
 }
 
 // span splits the request at off of n bytes at the next page boundary: it returns the
@@ -135,7 +62,7 @@ func (s *sparseStore) readAt(p []byte, off int64) {
 }
 
 func (s *sparseStore) readPage(i uint64, p []byte, inPage int) {
-	leaf, _ := s.leaf(i)
+	leaf, _ := s.tree.leaf(i)
 	if leaf == nil {
 		clear(p)
 		return
@@ -165,12 +92,12 @@ func (s *sparseStore) writeAt(p []byte, off int64) {
 }
 
 func (s *sparseStore) writePage(i uint64, p []byte, inPage int) {
-	leaf, _ := s.leaf(i)
+	leaf, _ := s.tree.leaf(i)
 	if leaf == nil {
 		if isZero(p) {
 			return // it reads as zeroes already
 		}
-		leaf = s.leafForWrite(i)
+		leaf = s.tree.leafForWrite(i)
 	}
 	slot := &leaf.pages[i&levelMask]
 	mu := s.locks.forBlock(i)
@@ -197,7 +124,7 @@ func (s *sparseStore) zero(off, length int64) {
 	end := uint64(off) + uint64(length)
 	for pos := uint64(off); pos < end; {
 		i := pos >> pageShift
-		leaf, holeEnd := s.leaf(i)
+		leaf, holeEnd := s.tree.leaf(i)
 		if leaf == nil {
 			pos = min(holeEnd<<pageShift, end)
 			continue
@@ -209,7 +136,7 @@ func (s *sparseStore) zero(off, length int64) {
 	}
 }
 
-func (s *sparseStore) zeroPage(leaf *node, i uint64, inPage, n int) {
+func (s *sparseStore) zeroPage(leaf *node[page], i uint64, inPage, n int) {
 	slot := &leaf.pages[i&levelMask]
 	if slot.Load() == nil {
 		return
@@ -230,47 +157,14 @@ func (s *sparseStore) zeroPage(leaf *node, i uint64, inPage, n int) {
 
 // extents reports pages that exist as data and the rest as holes that read as zeroes.
 func (s *sparseStore) extents(off, length int64, flags server.Flags, e *server.ExtentList) error {
-	const hole = server.ExtentHole | server.ExtentZero
-	end := uint64(off) + uint64(length)
-	first := true
-	var firstType server.ExtentType
-	for pos := uint64(off); pos < end; {
-		i := pos >> pageShift
-		var next uint64
-		var t server.ExtentType
-		if leaf, holeEnd := s.leaf(i); leaf == nil {
-			next, t = min(holeEnd<<pageShift, end), hole
-		} else {
-			// No lock: the answer is a snapshot either way, as the page may
-			// change as soon as the reply is sent.
-			next = min((i+1)<<pageShift, end)
-			if leaf.pages[i&levelMask].Load() == nil {
-				t = hole
-			} else {
-				t = server.ExtentData
-			}
-		}
-		if first {
-			first, firstType = false, t
-		} else if flags&server.FlagReqOne != 0 && t != firstType {
-			break // the first extent is complete
-		}
-		// The list merges neighbours of one type, so adding page by page still
-		// gives one extent per run.
-		if err := e.Add(int64(pos), int64(next-pos), t); err != nil {
-			return err
-		}
-		pos = next
-	}
-	return nil
+	return s.tree.extents(off, length, flags, e)
 }
 
 func (s *sparseStore) allocatedPages() int64 { return s.allocated.Load() }
 
 // release drops the pages; the garbage collector frees them.
 func (s *sparseStore) release() error {
-	s.root = &node{}
-	s.depth = 0
+	s.tree = pageTree[page]{root: &node[page]{}}
 	s.allocated.Store(0)
 	return nil
 }

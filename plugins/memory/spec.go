@@ -33,7 +33,7 @@ func Spec() server.PluginSpec {
 
 // optionsFromParams reads the plugin's parameters, with nbdkit's syntax.
 func optionsFromParams(p *server.Params) (Options, error) {
-	var opts Options
+	opts := Options{Logger: p.Logger}
 	sizeText, err := p.Required("size")
 	if err != nil {
 		return opts, fmt.Errorf("%w: give the disk's virtual size, e.g. size=1G", err)

@@ -28,6 +28,7 @@ func TestSpecParameters(t *testing.T) {
 		{[]string{"size=1k", "allocator=malloc"}, Options{Size: 1024, Allocator: "malloc"}},
 		{[]string{"size=1k", "allocator=malloc,mlock=false"}, Options{Size: 1024, Allocator: "malloc"}},
 		{[]string{"size=1k", "allocator=malloc,mlock=yes"}, Options{Size: 1024, Allocator: "malloc", Mlock: true}},
+		{[]string{"size=1G", "allocator=zstd"}, Options{Size: 1 << 30, Allocator: "zstd"}},
 	}
 	for _, tt := range tests {
 		p := paramsOf(tt.params...)
@@ -36,6 +37,10 @@ func TestSpecParameters(t *testing.T) {
 			t.Errorf("%v: %v", tt.params, err)
 			continue
 		}
+		if got.Logger != p.Logger {
+			t.Errorf("%v: the plugin does not log to the parameters' logger", tt.params)
+		}
+		got.Logger = nil
 		if got != tt.want {
 			t.Errorf("%v: got %+v, want %+v", tt.params, got, tt.want)
 		}
@@ -54,7 +59,7 @@ func TestSpecRefusesBadParameters(t *testing.T) {
 		{[]string{"allocator=malloc"}, []string{"size"}},
 		{[]string{"size=banana"}, []string{"size", "banana"}},
 		{[]string{"size=-1"}, []string{"size", "negative"}},
-		{[]string{"size=1", "allocator=zstd"}, []string{"allocator=zstd is not available in this build yet"}},
+		{[]string{"size=1", "allocator=zstd,level=3"}, []string{"allocator=zstd does not take extra parameters"}},
 		{[]string{"size=1", "allocator=bogus"}, []string{`"bogus"`, "sparse", "malloc", "zstd"}},
 		{[]string{"size=1", "allocator=bogus,mlock=true"}, []string{`"bogus"`}},
 		{[]string{"size=1", "allocator=sparse,mlock=true"}, []string{"allocator=sparse does not take extra parameters"}},

@@ -7,9 +7,10 @@
 //     installed binary serves a memory disk that nbdinfo (or qemu-img) reads
 //     the size of;
 //  2. a third-party module that requires only the server and plugins/memory
-//     modules builds and serves a memory disk, and its go.sum names none of
-//     the heavy libraries that other gonbd modules are allowed to link
-//     (compression, SFTP, SSH).
+//     modules builds and serves a memory disk, and its go.sum names nothing but
+//     gonbd's modules, golang.org/x/sys and github.com/klauspost/compress (the
+//     memory plugin's zstd allocator): none of the heavy libraries that other
+//     gonbd modules are allowed to link (xz, SFTP, SSH).
 //
 // Every temporary directory and process is removed or ended before Run
 // returns, and every step is bounded by the context.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -33,13 +34,24 @@ const (
 
 // DefaultForbidden lists the modules that a program using only the server and
 // the memory plugin must not even see in its go.sum: they belong to the
-// plugins and filters that compress or speak SFTP and SSH.
+// plugins and filters that decompress xz or speak SFTP and SSH.
 var DefaultForbidden = []string{
-	"github.com/klauspost/compress",
 	"github.com/ulikunitz/xz",
 	"github.com/pkg/sftp",
 	"golang.org/x/crypto",
 }
+
+// DefaultAllowed lists the only modules besides gonbd's own that such a
+// program's go.sum may name: golang.org/x/sys for the server, and
+// github.com/klauspost/compress for the memory plugin's zstd allocator. Their
+// subdirectory modules are not allowed: nothing needs them.
+var DefaultAllowed = []string{
+	"golang.org/x/sys",
+	"github.com/klauspost/compress",
+}
+
+// gonbdModules is the path prefix of the gonbd modules.
+const gonbdModules = "github.com/gonbd/gonbd/"
 
 // Config says what to check.
 type Config struct {
@@ -50,6 +62,9 @@ type Config struct {
 	// Forbidden lists module paths the third-party module's go.sum must not
 	// name; nil means DefaultForbidden.
 	Forbidden []string
+	// Allowed lists the only module paths besides gonbd's that the
+	// third-party module's go.sum may name; nil means DefaultAllowed.
+	Allowed []string
 	// Log receives progress.
 	Log io.Writer
 }
@@ -95,7 +110,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if forbidden == nil {
 		forbidden = DefaultForbidden
 	}
-	if err := checkThirdParty(ctx, filepath.Join(tmp, "thirdparty"), env, versions, forbidden, cfg.Log); err != nil {
+	allowed := cfg.Allowed
+	if allowed == nil {
+		allowed = DefaultAllowed
+	}
+	if err := checkThirdParty(ctx, filepath.Join(tmp, "thirdparty"), env, versions, forbidden, allowed, cfg.Log); err != nil {
 		return fmt.Errorf("third-party module using %s and %s: %w", serverModule, memoryModule, err)
 	}
 	return nil
@@ -237,7 +256,7 @@ func exportSize(ctx context.Context, sock string) (int64, error) {
 // checkThirdParty builds, in dir, a module that requires only the packed
 // server and memory plugin, checks that the program serves, and checks its
 // go.sum.
-func checkThirdParty(ctx context.Context, dir string, env []string, versions map[string]string, forbidden []string, log io.Writer) error {
+func checkThirdParty(ctx context.Context, dir string, env []string, versions map[string]string, forbidden, allowed []string, log io.Writer) error {
 	fmt.Fprintf(log, "release-check: building example.com/thirdparty with %s@%s and %s@%s\n",
 		serverModule, versions[serverModule], memoryModule, versions[memoryModule])
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -277,7 +296,30 @@ func checkThirdParty(ctx context.Context, dir string, env []string, versions map
 		return fmt.Errorf("go.sum names %s: a program using only the server and the memory plugin must not depend on them\n%s",
 			strings.Join(bad, ", "), sum)
 	}
+	if extra := UnexpectedInSum(sum, allowed); len(extra) > 0 {
+		return fmt.Errorf("go.sum names %s: a program using only the server and the memory plugin may depend on %s alone\n%s",
+			strings.Join(extra, ", "), strings.Join(allowed, " and "), sum)
+	}
 	return nil
+}
+
+// UnexpectedInSum returns the modules that go.sum contents sum name, other
+// than gonbd's own and those listed in allowed (exactly: not their
+// subdirectory modules), each once, in order.
+func UnexpectedInSum(sum []byte, allowed []string) []string {
+	var extra []string
+	seen := make(map[string]bool)
+	for _, line := range strings.Split(string(sum), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || seen[fields[0]] {
+			continue
+		}
+		seen[fields[0]] = true
+		if !strings.HasPrefix(fields[0], gonbdModules) && !slices.Contains(allowed, fields[0]) {
+			extra = append(extra, fields[0])
+		}
+	}
+	return extra
 }
 
 // ForbiddenInSum returns the modules of forbidden that go.sum contents sum
