@@ -15,6 +15,9 @@ type filter struct {
 	out  *output // from GetReady on
 
 	preconnects, listings atomic.Uint64 // ids of the calls outside connections
+	// connections numbers the connections that opened the export, as nbdkit's log
+	// filter does: a client that leaves before (a probe, a listing) takes no number.
+	connections atomic.Uint64
 }
 
 func (f *filter) Name() string { return "log" }
@@ -80,7 +83,7 @@ func (f *filter) Open(ctx context.Context, req server.OpenRequest) (server.Layer
 	return &handle{
 		PassThroughHandle: server.PassThroughHandle{Next: h},
 		out:               f.out,
-		conn:              info.ID,
+		conn:              f.connections.Add(1),
 		tls:               info.TLS,
 		export:            req.ExportName,
 	}, nil
