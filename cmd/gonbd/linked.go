@@ -14,6 +14,8 @@ import (
 	"github.com/gonbd/gonbd/filters/count"
 	"github.com/gonbd/gonbd/filters/cow"
 	"github.com/gonbd/gonbd/filters/ddrescue"
+	"github.com/gonbd/gonbd/filters/delay"
+	errorfilter "github.com/gonbd/gonbd/filters/error"
 	"github.com/gonbd/gonbd/filters/evil"
 	"github.com/gonbd/gonbd/filters/exitlast"
 	"github.com/gonbd/gonbd/filters/exitwhen"
@@ -22,6 +24,7 @@ import (
 	"github.com/gonbd/gonbd/filters/fua"
 	"github.com/gonbd/gonbd/filters/ip"
 	"github.com/gonbd/gonbd/filters/limit"
+	logfilter "github.com/gonbd/gonbd/filters/log"
 	"github.com/gonbd/gonbd/filters/lzip"
 	mapfilter "github.com/gonbd/gonbd/filters/map"
 	multiconn "github.com/gonbd/gonbd/filters/multi-conn"
@@ -33,13 +36,18 @@ import (
 	"github.com/gonbd/gonbd/filters/offset"
 	"github.com/gonbd/gonbd/filters/openonce"
 	"github.com/gonbd/gonbd/filters/partition"
+	"github.com/gonbd/gonbd/filters/pause"
 	"github.com/gonbd/gonbd/filters/protect"
 	"github.com/gonbd/gonbd/filters/qcow2dec"
+	"github.com/gonbd/gonbd/filters/rate"
 	"github.com/gonbd/gonbd/filters/readahead"
 	"github.com/gonbd/gonbd/filters/readonly"
+	"github.com/gonbd/gonbd/filters/retry"
+	retryrequest "github.com/gonbd/gonbd/filters/retry-request"
 	"github.com/gonbd/gonbd/filters/rotational"
 	"github.com/gonbd/gonbd/filters/scan"
 	"github.com/gonbd/gonbd/filters/spinning"
+	"github.com/gonbd/gonbd/filters/stats"
 	"github.com/gonbd/gonbd/filters/swab"
 	"github.com/gonbd/gonbd/filters/tar"
 	timelimit "github.com/gonbd/gonbd/filters/time-limit"
@@ -106,6 +114,8 @@ func linkedSpecs() linked {
 			count.Spec(),
 			cow.Spec(),
 			ddrescue.Spec(),
+			delay.Spec(),
+			errorfilter.Spec(),
 			evil.Spec(),
 			exitlast.Spec(),
 			exitwhen.Spec(),
@@ -114,6 +124,7 @@ func linkedSpecs() linked {
 			fua.Spec(),
 			ip.Spec(),
 			limit.Spec(),
+			logfilter.Spec(),
 			lzip.Spec(),
 			mapfilter.Spec(),
 			multiconn.Spec(),
@@ -125,13 +136,18 @@ func linkedSpecs() linked {
 			offset.Spec(),
 			openonce.Spec(),
 			partition.Spec(),
+			pause.Spec(),
 			protect.Spec(),
 			qcow2dec.Spec(),
+			rate.Spec(),
 			readahead.Spec(),
 			readonly.Spec(),
+			retry.Spec(),
+			retryrequest.Spec(),
 			rotational.Spec(),
 			scan.Spec(),
 			spinning.Spec(),
+			stats.Spec(),
 			swab.Spec(),
 			tar.Spec(),
 			timelimit.Spec(),
