@@ -71,12 +71,12 @@ func (p *Plugin) GetReady(ctx context.Context) error {
 	info, err := s.sftp.Stat(p.opts.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return server.Errorf(syscall.ENOENT, "%s on %s: no such file (create=true creates it)", p.opts.Path, p.address)
+			return server.Errorf(syscall.ENOENT, "%s on %s: %w (create=true creates it)", p.opts.Path, p.address, syscall.ENOENT)
 		}
 		return remoteError(s, err, "%s on %s", p.opts.Path, p.address)
 	}
 	if info.IsDir() {
-		return server.Errorf(syscall.EISDIR, "%s on %s is a directory, not a disk image", p.opts.Path, p.address)
+		return server.Errorf(syscall.EISDIR, "%s on %s: %w, not a disk image", p.opts.Path, p.address, syscall.EISDIR)
 	}
 	return nil
 }
@@ -122,7 +122,7 @@ func (p *Plugin) openFile(s *session, readOnly bool) (*handle, error) {
 	}
 	if info.IsDir() {
 		f.Close()
-		return nil, server.Errorf(syscall.EISDIR, "%s on %s is a directory, not a disk image", p.opts.Path, p.address)
+		return nil, server.Errorf(syscall.EISDIR, "%s on %s: %w, not a disk image", p.opts.Path, p.address, syscall.EISDIR)
 	}
 	return &handle{s: s, f: f, size: info.Size(), canFlush: hasFsync(s.sftp)}, nil
 }

@@ -186,11 +186,15 @@ type authAttempts struct {
 }
 
 func (a authAttempts) String() string {
+	keys := fmt.Sprintf("%d keys", a.keys)
+	if a.keys == 1 {
+		keys = "1 key"
+	}
 	switch {
 	case a.keys > 0 && a.password:
-		return fmt.Sprintf("tried %d keys and the password", a.keys)
+		return "tried " + keys + " and the password"
 	case a.keys > 0:
-		return fmt.Sprintf("tried %d keys; no password given", a.keys)
+		return "tried " + keys + "; no password given"
 	case a.password:
 		return "tried the password; no keys in the SSH agent or identity files"
 	}

@@ -323,4 +323,8 @@ func TestSSHDCreate(t *testing.T) {
 	if !errors.Is(err, syscall.ENOENT) || !strings.Contains(err.Error(), "missing.img on "+sshd.Address()+": no such file") {
 		t.Errorf("a missing file: %v", err)
 	}
+	err = stackReady(t, sshd.Params(sshd.Home)...)
+	if !errors.Is(err, syscall.EISDIR) || !strings.Contains(err.Error(), "is a directory, not a disk image") {
+		t.Errorf("a directory: %v", err)
+	}
 }
