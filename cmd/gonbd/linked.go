@@ -22,6 +22,7 @@ import (
 	"github.com/gonbd/gonbd/filters/exportname"
 	"github.com/gonbd/gonbd/filters/extentlist"
 	"github.com/gonbd/gonbd/filters/fua"
+	"github.com/gonbd/gonbd/filters/gzip"
 	"github.com/gonbd/gonbd/filters/ip"
 	"github.com/gonbd/gonbd/filters/limit"
 	logfilter "github.com/gonbd/gonbd/filters/log"
@@ -53,6 +54,7 @@ import (
 	timelimit "github.com/gonbd/gonbd/filters/time-limit"
 	tlsfallback "github.com/gonbd/gonbd/filters/tls-fallback"
 	"github.com/gonbd/gonbd/filters/truncate"
+	"github.com/gonbd/gonbd/filters/xz"
 	"github.com/gonbd/gonbd/plugins/curl"
 	"github.com/gonbd/gonbd/plugins/data"
 	"github.com/gonbd/gonbd/plugins/eval"
@@ -122,6 +124,7 @@ func linkedSpecs() linked {
 			exportname.Spec(),
 			extentlist.Spec(),
 			fua.Spec(),
+			gzip.Spec(),
 			ip.Spec(),
 			limit.Spec(),
 			logfilter.Spec(),
@@ -153,6 +156,7 @@ func linkedSpecs() linked {
 			timelimit.Spec(),
 			tlsfallback.Spec(),
 			truncate.Spec(),
+			xz.Spec(),
 		},
 	}
 }
