@@ -42,6 +42,7 @@ type Library struct {
 	path   string
 	c      *C.cabi_plugin
 	self   cgo.Handle // what the C side calls back into Go with
+	main   *mainThread
 	opts   Options
 	logger atomic.Pointer[slog.Logger]
 	// ready is the context of GetReady, which nbdkit_shutdown needs outside
@@ -71,8 +72,10 @@ func Load(path string, opts Options) (*Library, error) {
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var errmsg *C.char
-	l.c = C.cabi_load(cpath, C.uintptr_t(l.self), &errmsg)
+	l.main = startMainThread()
+	l.main.do(func() { l.c = C.cabi_load(cpath, C.uintptr_t(l.self), &errmsg) })
 	if l.c == nil {
+		l.main.stop()
 		l.self.Delete()
 		msg := "unknown error"
 		if errmsg != nil {
@@ -88,7 +91,9 @@ func Load(path string, opts Options) (*Library, error) {
 	l.description = goStringOrEmpty(p.description)
 	l.magicConfigKey = goStringOrEmpty(p.magic_config_key)
 	l.configHelp = goStringOrEmpty(p.config_help)
-	if err := l.status("load", C.cabi_call_load(l.c)); err != nil {
+	var st C.cabi_status
+	l.main.do(func() { st = C.cabi_call_load(l.c) })
+	if err := l.status("load", st); err != nil {
 		return nil, &LoadError{Path: path, Err: err}
 	}
 	return l, nil
@@ -154,14 +159,18 @@ func (l *Library) Spec() server.PluginSpec {
 func (l *Library) Configure(params []server.Param) error {
 	for _, param := range params {
 		key, value := C.CString(param.Key), C.CString(param.Value)
-		err := l.status("config", C.cabi_config(l.c, key, value))
+		var st C.cabi_status
+		l.main.do(func() { st = C.cabi_config(l.c, key, value) })
+		err := l.status("config", st)
 		C.free(unsafe.Pointer(key))
 		C.free(unsafe.Pointer(value))
 		if err != nil {
 			return fmt.Errorf("%s: %s=%s: %w", l.name, param.Key, param.Value, err)
 		}
 	}
-	if err := l.status("config_complete", C.cabi_config_complete(l.c)); err != nil {
+	var st C.cabi_status
+	l.main.do(func() { st = C.cabi_config_complete(l.c) })
+	if err := l.status("config_complete", st); err != nil {
 		return fmt.Errorf("%s: %w", l.name, err)
 	}
 	return nil
@@ -192,7 +201,8 @@ func (l *Library) status(op string, st C.cabi_status) error {
 // ThreadModel returns the plugin's thread model: the one it was built with, made
 // stricter by its thread_model callback.
 func (l *Library) ThreadModel() server.ThreadModel {
-	m := C.cabi_thread_model(l.c)
+	var m C.int
+	l.main.do(func() { m = C.cabi_thread_model(l.c) })
 	if m < 0 || m > C.int(server.Parallel) {
 		// The callback failed or answered nonsense: be safe.
 		return server.SerializeAllRequests
@@ -204,10 +214,17 @@ func (l *Library) ThreadModel() server.ThreadModel {
 // fork, so the plugin's configuration is final and it runs in the serving process.
 func (l *Library) GetReady(ctx context.Context) error {
 	l.ready.Store(&ctx)
-	if err := l.status("get_ready", C.cabi_get_ready(l.c)); err != nil {
+	var ready, afterFork C.cabi_status
+	l.main.do(func() {
+		ready = C.cabi_get_ready(l.c)
+		if ready.err == 0 {
+			afterFork = C.cabi_after_fork(l.c)
+		}
+	})
+	if err := l.status("get_ready", ready); err != nil {
 		return err
 	}
-	return l.status("after_fork", C.cabi_after_fork(l.c))
+	return l.status("after_fork", afterFork)
 }
 
 // Preconnect calls the plugin's preconnect callback, which may refuse the client.
@@ -274,8 +291,11 @@ func (l *Library) DefaultExport(ctx context.Context, readOnly bool) (string, err
 // used afterwards.
 func (l *Library) Cleanup(ctx context.Context) {
 	l.unloaded.Do(func() {
-		C.cabi_cleanup(l.c)
-		C.cabi_unload(l.c)
+		l.main.do(func() {
+			C.cabi_cleanup(l.c)
+			C.cabi_unload(l.c)
+		})
+		l.main.stop()
 	})
 }
 
@@ -293,7 +313,7 @@ func (l *Library) DumpPlugin(w io.Writer) {
 		f.Sync()
 	}
 	if w == io.Writer(os.Stdout) {
-		C.cabi_dump_plugin(l.c)
+		l.main.do(func() { C.cabi_dump_plugin(l.c) })
 	}
 }
 
