@@ -57,13 +57,13 @@ func diskOf(b []byte) *servertest.Disk {
 
 func TestEndToEnd(t *testing.T) {
 	servertest.EndToEnd(t, "qemu-img", "nbdsh", "nbdcopy", "bzip2")
-	raw, data := makeData(t, 1<<20)
+	raw, data := makeData(t, 600<<10)
 	for _, tc := range []struct {
 		name string
 		file []byte
 	}{
 		{"one stream", compressChunks(t, data, len(data), "-1")},
-		{"streams", compressChunks(t, data, 300000, "-9")},
+		{"streams", compressChunks(t, data, 200000, "-9")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := servertest.StartStack(t, diskOf(tc.file).Spec(), []server.FilterSpec{bzip2.Spec()}, "bzip2-max-depth=32")
@@ -84,9 +84,9 @@ func TestEndToEnd(t *testing.T) {
 				"want = open('"+raw+"', 'rb').read()",
 				"assert h.get_size() == len(want)",
 				"assert h.is_read_only() and not h.can_zero() and h.can_cache()",
-				"h.cache(300000, 0)",
+				"h.cache(200000, 0)",
 				"rng = random.Random(5)",
-				"for n in range(200):\n"+
+				"for n in range(100):\n"+
 					"  off = rng.randrange(len(want)); cnt = rng.randint(1, min(200000, len(want) - off))\n"+
 					"  assert h.pread(cnt, off) == want[off:off+cnt], (off, cnt)",
 			)

@@ -155,6 +155,9 @@ func (h *handle) Extents(ctx context.Context, off, length int64, flags server.Fl
 
 // block returns block i decompressed, from the cache or the file.
 func (h *handle) block(ctx context.Context, i int) ([]byte, error) {
+	if data, ok := h.f.cache.lookup(i); ok {
+		return data, nil
+	}
 	b := h.index.blocks[i]
 	return h.f.cache.get(i, func() ([]byte, error) {
 		off, length := b.byteRange()

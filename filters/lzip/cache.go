@@ -32,6 +32,19 @@ func newMemberCache(depth int) *memberCache {
 	return &memberCache{depth: depth, order: list.New(), items: map[int]*list.Element{}, loading: map[int]*load{}}
 }
 
+// lookup returns key's data if it is cached. It is get's fast path, which costs the
+// caller no closure.
+func (c *memberCache) lookup(key int) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.items[key]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*cached).data, true
+}
+
 // get returns member key, from the cache or from fetch. Errors are not cached: the
 // next request tries again.
 func (c *memberCache) get(key int, fetch func() ([]byte, error)) ([]byte, error) {

@@ -157,6 +157,9 @@ func (h *handle) Extents(ctx context.Context, off, length int64, flags server.Fl
 
 // member returns member i decompressed, from the cache or the file.
 func (h *handle) member(ctx context.Context, i int) ([]byte, error) {
+	if data, ok := h.f.cache.lookup(i); ok {
+		return data, nil
+	}
 	m := h.index.members[i]
 	return h.f.cache.get(i, func() ([]byte, error) {
 		stream := make([]byte, m.lzmaSize())

@@ -220,3 +220,32 @@ func TestWithLzipTool(t *testing.T) {
 		t.Errorf("%d members, %d bytes; lzip -l says:\n%s", len(x.members), x.dataSize, out)
 	}
 }
+
+func TestWritesRefused(t *testing.T) {
+	var h handle
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"WriteAt": h.WriteAt(ctx, []byte{1}, 0, 0),
+		"Trim":    h.Trim(ctx, 0, 1, 0),
+		"Zero":    h.Zero(ctx, 0, 1, 0),
+	} {
+		if !errors.Is(err, syscall.EROFS) {
+			t.Errorf("%s = %v, want EROFS", name, err)
+		}
+	}
+}
+
+func TestCachedReadsAllocateNothing(t *testing.T) {
+	h, err := openHandle(t, compress(t, testData(100<<10), "-0"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p := make([]byte, 4096)
+	if err := h.ReadAt(ctx, p, 8192, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { h.ReadAt(ctx, p, 8192, 0) }); n != 0 {
+		t.Errorf("a read of a cached member allocates %v times", n)
+	}
+}

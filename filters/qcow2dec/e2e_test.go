@@ -78,7 +78,8 @@ func TestEndToEnd(t *testing.T) {
 				"import random",
 				"want = open('"+raw+"', 'rb').read()",
 				"assert h.get_size() == len(want)",
-				"assert h.is_read_only() and not h.can_trim() and not h.can_zero()",
+				"assert h.is_read_only() and not h.can_trim() and not h.can_zero() and h.can_cache()",
+				"h.cache(4 << 20, 0)",
 				"rng = random.Random(7)",
 				"for n in range(300):\n"+
 					"  off = rng.randrange(len(want)); cnt = rng.randint(1, min(200000, len(want) - off))\n"+

@@ -75,13 +75,15 @@ func (h *handle) BlockSize(ctx context.Context) (server.BlockSize, error) {
 	return server.BlockSize{}, nil
 }
 
-// Capabilities: read-only, with extents from the image's tables.
+// Capabilities: read-only, with extents from the image's tables; cache requests
+// decompress clusters ahead of reads.
 func (h *handle) Capabilities(ctx context.Context) (server.Capabilities, error) {
 	next, err := h.Next.Capabilities(ctx)
 	if err != nil {
 		return next, err
 	}
-	return server.Capabilities{Flush: next.Flush, Extents: true, MultiConn: true, Rotational: next.Rotational}, nil
+	return server.Capabilities{Flush: next.Flush, Extents: true, MultiConn: true, Cache: server.CacheNative,
+		Rotational: next.Rotational}, nil
 }
 
 func (h *handle) ReadAt(ctx context.Context, p []byte, off int64, flags server.Flags) error {
@@ -90,4 +92,8 @@ func (h *handle) ReadAt(ctx context.Context, p []byte, off int64, flags server.F
 
 func (h *handle) Extents(ctx context.Context, off, length int64, flags server.Flags, e *server.ExtentList) error {
 	return h.img.extents(ctx, off, length, e)
+}
+
+func (h *handle) Cache(ctx context.Context, off, length int64, flags server.Flags) error {
+	return h.img.prefetch(ctx, off, length)
 }

@@ -255,3 +255,38 @@ func TestHeaderChecks(t *testing.T) {
 		}
 	}
 }
+
+func TestWritesRefused(t *testing.T) {
+	var h handle
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"WriteAt": h.WriteAt(ctx, []byte{1}, 0, 0),
+		"Trim":    h.Trim(ctx, 0, 1, 0),
+		"Zero":    h.Zero(ctx, 0, 1, 0),
+	} {
+		if !errors.Is(err, syscall.EROFS) {
+			t.Errorf("%s = %v, want EROFS", name, err)
+		}
+	}
+}
+
+func TestReadsAllocateNothing(t *testing.T) {
+	src, _ := makeSource(t)
+	ctx := context.Background()
+	for _, opts := range [][]string{nil, {"-c"}} {
+		_, image := convert(t, src, opts...)
+		h, err := openHandle(t, image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := make([]byte, 4096)
+		for _, off := range []int64{8192, 2<<20 + 4096, 1<<20 + 8192} { // data, compressible data, a hole
+			if err := h.ReadAt(ctx, p, off, 0); err != nil {
+				t.Fatal(err)
+			}
+			if n := testing.AllocsPerRun(100, func() { h.ReadAt(ctx, p, off, 0) }); n != 0 {
+				t.Errorf("%q: a read at %d allocates %v times", opts, off, n)
+			}
+		}
+	}
+}

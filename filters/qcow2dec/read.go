@@ -86,6 +86,25 @@ func (img *image) decompressed(ctx context.Context, m mapping) ([]byte, error) {
 	return cluster, nil
 }
 
+// prefetch reads the L2 tables of [off, off+length) and decompresses its compressed
+// clusters into the caches. The caches keep what fits: a range larger than they hold
+// leaves its end cached.
+func (img *image) prefetch(ctx context.Context, off, length int64) error {
+	cs := img.h.clusterSize()
+	for end := off + length; off < end; off = off&^(cs-1) + cs {
+		m, err := img.lookup(ctx, off)
+		if err != nil {
+			return err
+		}
+		if m.kind == compressed {
+			if _, err := img.decompressed(ctx, m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // extents adds the extents of [off, off+length) to e.
 func (img *image) extents(ctx context.Context, off, length int64, e *server.ExtentList) error {
 	h := img.h
