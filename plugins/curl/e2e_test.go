@@ -4,13 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gonbd/gonbd/server/servertest"
 )
@@ -116,38 +113,6 @@ func TestE2ENginxHTTPS(t *testing.T) {
 	}
 }
 
-// startNbdkit runs nbdkit with args on a Unix socket until the test ends, and returns
-// its URI.
-func startNbdkit(t testing.TB, args ...string) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "nbdkit.sock")
-	cmd := exec.Command("nbdkit", append([]string{"-f", "-U", sock, "--exit-with-parent"}, args...)...)
-	cmd.Env = servertest.Env()
-	log := &servertest.LogBuffer{}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
-	deadline := time.Now().Add(testTimeout)
-	for {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("nbdkit %q exited:\n%s", args, log)
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nbdkit %q does not listen:\n%s", args, log)
-		}
-	}
-	return (&url.URL{Scheme: "nbd+unix", Path: "/", RawQuery: "socket=" + url.QueryEscape(sock)}).String()
-}
-
 // TestE2ESameAsNbdkit serves the same objects with gonbd and nbdkit's curl plugin and
 // checks that clients see the same: the bytes, the size, and a refusal for a missing
 // object.
@@ -164,7 +129,7 @@ func TestE2ESameAsNbdkit(t *testing.T) {
 		{"url=" + ng.HTTPS + name, "cainfo=" + ng.CAFile},
 	} {
 		gonbd := servertest.StartStack(t, Spec(), nil, params...).URI()
-		nbdkit := startNbdkit(t, append([]string{"-r", "curl"}, params...)...)
+		nbdkit := servertest.SocketURI(servertest.StartNbdkit(t, append([]string{"-r", "curl"}, params...)...), "")
 		for server, uri := range map[string]string{"gonbd": gonbd, "nbdkit": nbdkit} {
 			out := filepath.Join(dir, server+".img")
 			servertest.MustRun(t, "nbdcopy", uri, out)
@@ -180,7 +145,7 @@ func TestE2ESameAsNbdkit(t *testing.T) {
 
 	missing := "url=" + ng.HTTP + "/no-such.img"
 	gonbd := servertest.StartStack(t, Spec(), nil, missing)
-	for server, uri := range map[string]string{"gonbd": gonbd.URI(), "nbdkit": startNbdkit(t, "-r", "curl", missing)} {
+	for server, uri := range map[string]string{"gonbd": gonbd.URI(), "nbdkit": servertest.SocketURI(servertest.StartNbdkit(t, "-r", "curl", missing), "")} {
 		if r := servertest.Run(t, "nbdinfo", uri); r.Code == 0 {
 			t.Errorf("%s: nbdinfo of a missing object succeeded: %s", server, r)
 		}

@@ -1,17 +1,13 @@
 package eval
 
 import (
-	"bytes"
 	"encoding/json"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gonbd/gonbd/server/servertest"
 )
@@ -91,7 +87,7 @@ func TestE2ESameAsNbdkit(t *testing.T) {
 	ours, theirs := copyFile(t, disk), copyFile(t, disk)
 	bodies := slices.Concat(fileDisk, []string{"flush=sync $tmpdir/file", "can_multi_conn=exit 0", "is_rotational=exit 0"})
 	gonbd := servertest.StartStack(t, Spec(), nil, slices.Concat(bodies, []string{"file=" + ours})...).URI()
-	nbdkit := startNbdkit(t, slices.Concat([]string{"eval"}, bodies, []string{"file=" + theirs})...)
+	nbdkit := servertest.SocketURI(servertest.StartNbdkit(t, slices.Concat([]string{"eval"}, bodies, []string{"file=" + theirs})...), "")
 
 	cmds := []string{"write -P 0x5a 70k 9k", "write -z 256k 64k", "write -P 1 -f 1000k 24k", "flush"}
 	servertest.QemuIO(t, gonbd, cmds...)
@@ -144,42 +140,4 @@ func nbdinfoJSON(t *testing.T, uri string, args ...string) any {
 		}
 	}
 	return v
-}
-
-// startNbdkit runs nbdkit with args on a Unix socket until the test ends and returns
-// its URI.
-func startNbdkit(t *testing.T, args ...string) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "nbdkit.sock")
-	cmd := exec.Command("nbdkit", append([]string{"-f", "--exit-with-parent", "-U", sock}, args...)...)
-	cmd.Env = servertest.Env()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			return "nbd+unix:///?socket=" + sock
-		}
-		select {
-		case <-done:
-			t.Fatalf("nbdkit %q exited: %v\n%s", args, waitErr, &stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nbdkit %q does not accept connections", args)
-		}
-	}
 }

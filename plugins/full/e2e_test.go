@@ -35,11 +35,11 @@ func TestE2EClients(t *testing.T) {
 func TestE2EMatchesNbdkit(t *testing.T) {
 	servertest.EndToEnd(t, "nbdinfo", "nbdsh")
 	ours := servertest.StartStack(t, Spec(), nil, "1M").URI()
-	theirs := socketURI(startNbdkit(t, "full", "1M"), "")
+	theirs := servertest.SocketURI(servertest.StartNbdkit(t, "full", "1M"), "")
 	tryAll := "def err(f):\n try:\n  f()\n except nbd.Error as e:\n  return e.errno\n return 'ok'\n" +
 		"print([err(f) for f in [lambda: h.pwrite(b'x', 0), lambda: h.trim(512, 0), lambda: h.zero(512, 0)," +
 		" lambda: h.zero(512, 0, nbd.CMD_FLAG_FAST_ZERO), lambda: h.cache(512, 0)]])"
-	sameAsNbdkit(t, ours, theirs,
+	servertest.SameAsNbdkit(t, ours, theirs, nil,
 		"import hashlib; print(hashlib.sha256(h.pread(1 << 20, 0)).hexdigest())",
 		"e = []; h.block_status(1 << 20, 0, lambda ctx, off, ents, err: e.extend(ents)); print(e)",
 		tryAll,

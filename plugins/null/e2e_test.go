@@ -32,8 +32,8 @@ func TestE2EClients(t *testing.T) {
 func TestE2EMatchesNbdkit(t *testing.T) {
 	servertest.EndToEnd(t, "nbdinfo", "nbdsh")
 	ours := servertest.StartStack(t, Spec(), nil, "3M").URI()
-	theirs := socketURI(startNbdkit(t, "null", "3M"), "")
-	sameAsNbdkit(t, ours, theirs,
+	theirs := servertest.SocketURI(servertest.StartNbdkit(t, "null", "3M"), "")
+	servertest.SameAsNbdkit(t, ours, theirs, nil,
 		"import hashlib; print(hashlib.sha256(h.pread(3 << 20, 0)).hexdigest())",
 		"e = []; h.block_status(3 << 20, 0, lambda ctx, off, ents, err: e.extend(ents)); print(e)",
 		// nbdkit's last extent may run past the range, as the protocol allows; gonbd

@@ -29,8 +29,8 @@ func TestE2EMatchesNbdkit(t *testing.T) {
 	servertest.EndToEnd(t, "nbdinfo", "nbdsh")
 	const size = "3000005"
 	ours := servertest.StartStack(t, Spec(), nil, size).URI()
-	theirs := socketURI(startNbdkit(t, "pattern", size), "")
-	sameAsNbdkit(t, ours, theirs,
+	theirs := servertest.SocketURI(servertest.StartNbdkit(t, "pattern", size), "")
+	servertest.SameAsNbdkit(t, ours, theirs, nil,
 		"import hashlib; print(hashlib.sha256(h.pread(h.get_size(), 0)).hexdigest())",
 		"print(h.pread(13, 1234567).hex(), h.pread(3, 3000002).hex(), h.pread(1, 7).hex())",
 		"e = []; h.block_status(h.get_size(), 0, lambda ctx, off, ents, err: e.extend(ents)); print(e)",

@@ -63,11 +63,11 @@ func TestE2EWritesAreChecked(t *testing.T) {
 func TestE2EMatchesNbdkit(t *testing.T) {
 	servertest.EndToEnd(t, "nbdinfo", "nbdsh")
 	ours := servertest.StartStack(t, Spec(), nil, "1M", "seed=3").URI()
-	theirs := socketURI(startNbdkit(t, "random", "1M", "seed=3"), "")
+	theirs := servertest.SocketURI(servertest.StartNbdkit(t, "random", "1M", "seed=3"), "")
 	tryAll := "def err(f):\n try:\n  f()\n except nbd.Error as e:\n  return e.errno\n return 'ok'\n" +
 		"print([err(f) for f in [lambda: h.pwrite(h.pread(512, 0), 0), lambda: h.pwrite(bytes(512), 0)," +
 		" lambda: h.trim(512, 0), lambda: h.zero(512, 0), lambda: h.cache(512, 0)]])"
-	sameAsNbdkit(t, ours, theirs,
+	servertest.SameAsNbdkit(t, ours, theirs, []string{"content"},
 		"e = []; h.block_status(1 << 20, 0, lambda ctx, off, ents, err: e.extend(ents)); print(e)",
 		tryAll,
 	)

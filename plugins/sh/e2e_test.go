@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gonbd/gonbd/server/servertest"
 )
@@ -202,7 +199,7 @@ func TestE2ESameAsNbdkit(t *testing.T) {
 			disk := newDisk(t, 1<<20, 2, 5, 6, 15)
 			ours, theirs := copyFile(t, disk), copyFile(t, disk)
 			gonbd := servertest.StartStack(t, Spec(), nil, "script="+path, "file="+ours).URI()
-			nbdkit := startNbdkit(t, "sh", path, "file="+theirs)
+			nbdkit := servertest.SocketURI(servertest.StartNbdkit(t, "sh", path, "file="+theirs), "")
 
 			for _, args := range [][]string{{"--json"}, {"--map", "--json"}, {"--list", "--json"}} {
 				if got, want := nbdinfoJSON(t, gonbd, args...), nbdinfoJSON(t, nbdkit, args...); !reflect.DeepEqual(got, want) {
@@ -255,42 +252,4 @@ func nbdinfoJSON(t *testing.T, uri string, args ...string) any {
 		}
 	}
 	return v
-}
-
-// startNbdkit runs nbdkit with args on a Unix socket until the test ends and returns
-// its URI.
-func startNbdkit(t *testing.T, args ...string) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "nbdkit.sock")
-	cmd := exec.Command("nbdkit", append([]string{"-f", "--exit-with-parent", "-U", sock}, args...)...)
-	cmd.Env = servertest.Env()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			return "nbd+unix:///?socket=" + sock
-		}
-		select {
-		case <-done:
-			t.Fatalf("nbdkit %q exited: %v\n%s", args, waitErr, &stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nbdkit %q does not accept connections", args)
-		}
-	}
 }

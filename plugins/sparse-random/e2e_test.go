@@ -74,11 +74,11 @@ func TestE2EMapMatchesData(t *testing.T) {
 func TestE2EMatchesNbdkit(t *testing.T) {
 	servertest.EndToEnd(t, "nbdinfo", "nbdsh")
 	ours := servertest.StartStack(t, Spec(), nil, "1M", "percent=100").URI()
-	theirs := socketURI(startNbdkit(t, "sparse-random", "1M", "percent=100"), "")
+	theirs := servertest.SocketURI(servertest.StartNbdkit(t, "sparse-random", "1M", "percent=100"), "")
 	tryAll := "def err(f):\n try:\n  f()\n except nbd.Error as e:\n  return e.errno\n return 'ok'\n" +
 		"print([err(f) for f in [lambda: h.pwrite(h.pread(512, 0), 0, nbd.CMD_FLAG_FUA), lambda: h.pwrite(bytes(512), 0)," +
 		" lambda: h.trim(512, 0), lambda: h.zero(512, 0), lambda: h.flush(), lambda: h.cache(512, 0)]])"
-	sameAsNbdkit(t, ours, theirs,
+	servertest.SameAsNbdkit(t, ours, theirs, []string{"content"},
 		"e = []; h.block_status(1 << 20, 0, lambda ctx, off, ents, err: e.extend(ents)); print(e)",
 		"b = h.pread(1 << 20, 0); print(set(len(set(b[i:i+4096])) for i in range(0, 1 << 20, 4096)))",
 		tryAll,

@@ -27,6 +27,6 @@ func TestE2EClients(t *testing.T) {
 func TestE2EMatchesNbdkit(t *testing.T) {
 	servertest.EndToEnd(t, "nbdinfo", "nbdsh")
 	ours := servertest.StartStack(t, Spec(), nil).URI()
-	theirs := socketURI(startNbdkit(t, "zero"), "")
-	sameAsNbdkit(t, ours, theirs, "print(h.get_size(), h.is_read_only(), h.can_fua(), h.can_df())")
+	theirs := servertest.SocketURI(servertest.StartNbdkit(t, "zero"), "")
+	servertest.SameAsNbdkit(t, ours, theirs, nil, "print(h.get_size(), h.is_read_only(), h.can_fua(), h.can_df())")
 }
