@@ -100,6 +100,7 @@ func writeConfig(w io.Writer, l linked) {
 	major, minor := versionNumbers(v)
 	pairs := []struct{ key, value string }{
 		{"binary", binary},
+		{"c_plugins", yesNo(cPluginsSupported())},
 		{"exit_with_parent", yesNo(exitWithParentSupported)},
 		{"filters", strings.Join(names(l.filters, func(f server.FilterSpec) string { return f.Name }), " ")},
 		{"go_version", runtime.Version()},

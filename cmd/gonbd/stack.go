@@ -19,7 +19,7 @@ func pluginArgs(l linked, operands []string) (server.PluginSpec, []server.Param,
 	if len(operands) == 0 {
 		return server.PluginSpec{}, nil, errNoPlugin
 	}
-	spec, err := l.plugin(operands[0])
+	spec, err := l.pluginOrC(operands[0])
 	if err != nil {
 		return spec, nil, err
 	}
