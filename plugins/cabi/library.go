@@ -161,19 +161,30 @@ func (l *Library) Configure(params []server.Param) error {
 		key, value := C.CString(param.Key), C.CString(param.Value)
 		var st C.cabi_status
 		l.main.do(func() { st = C.cabi_config(l.c, key, value) })
-		err := l.status("config", st)
+		err := l.configStatus("config", st)
 		C.free(unsafe.Pointer(key))
 		C.free(unsafe.Pointer(value))
 		if err != nil {
-			return fmt.Errorf("%s: %s=%s: %w", l.name, param.Key, param.Value, err)
+			return fmt.Errorf("%s=%s: %w", param.Key, param.Value, err)
 		}
 	}
 	var st C.cabi_status
 	l.main.do(func() { st = C.cabi_config_complete(l.c) })
-	if err := l.status("config_complete", st); err != nil {
-		return fmt.Errorf("%s: %w", l.name, err)
+	return l.configStatus("config_complete", st)
+}
+
+// configStatus is status for callbacks whose errno means nothing to anyone
+// (configuration, loading): the error is the plugin's message alone.
+func (l *Library) configStatus(op string, st C.cabi_status) error {
+	err := l.status(op, st)
+	if err == nil {
+		return nil
 	}
-	return nil
+	var se *server.Error
+	if errors.As(err, &se) && se.Err != nil {
+		return se.Err
+	}
+	return err
 }
 
 // status turns the outcome of a callback into an error carrying the plugin's errno
