@@ -77,7 +77,7 @@ import (
 )
 
 // linked lists the plugins and filters this gonbd is built with. Adding one is a line
-// here and a requirement in go.mod: there is no init-time registration to hunt for.
+// here (its module being in go.work): there is no init-time registration to hunt for.
 type linked struct {
 	plugins []server.PluginSpec
 	filters []server.FilterSpec
