@@ -10,8 +10,8 @@
 // blocks of at most 900 kB of (run-length encoded) data, and an end-of-stream marker
 // with a CRC of the blocks' CRCs. Blocks start at any bit, marked by a 48-bit magic
 // number, and can be decompressed on their own; but nothing in the file says where
-// they are or how much data each holds. So when the first client connects, the
-// filter indexes the file: it finds every magic number, decodes every block once (on
+// they are or how much data each holds. So the filter indexes the file, in the
+// background from GetReady on (or when the first client connects, if that failed): it finds every magic number, decodes every block once (on
 // all cores) to learn its size, and checks that the streams, blocks and CRCs chain
 // from the start of the file to its end. A read then decompresses only the blocks it
 // touches, each checked against its CRC by compress/bzip2, and the most recently used

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gonbd/gonbd/filters/bzip2"
 	"github.com/gonbd/gonbd/server"
@@ -167,5 +168,28 @@ func BenchmarkRandomRead4K(b *testing.B) {
 		if err := h.ReadAt(ctx, buf, offsets[i%len(offsets)], 0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestIndexesAtStartUp checks that the server indexes the file before any client
+// connects, so that the first one need not wait for all of it.
+func TestIndexesAtStartUp(t *testing.T) {
+	servertest.EndToEnd(t, "nbdsh", "bzip2")
+	_, data := makeData(t, 300<<10)
+	d := diskOf(compressChunks(t, data, len(data), "-1"))
+	s := servertest.StartStack(t, d.Spec(), []server.FilterSpec{bzip2.Spec()})
+	// The indexing opens a handle of its own, and closes it when done.
+	deadline := time.Now().Add(servertest.Timeout)
+	for d.Counts().Closes.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the file was not indexed at start-up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	before := d.Counts().BytesRead.Load()
+	servertest.Nbdsh(t, s.URI(), "assert h.get_size() == 300 << 10", "h.pread(4096, 0)")
+	// The connection read one block, not the whole file again.
+	if read := d.Counts().BytesRead.Load() - before; read >= int64(len(d.Bytes())) {
+		t.Errorf("the connection read %d bytes of the %d-byte file", read, len(d.Bytes()))
 	}
 }

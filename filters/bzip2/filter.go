@@ -34,7 +34,8 @@ func New(next server.Layer, opts Options) (server.Layer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &filter{PassThrough: server.PassThrough{Next: next}, opts: opts, cache: newBlockCache(opts.MaxDepth)}, nil
+	return &filter{PassThrough: server.PassThrough{Next: next}, opts: opts, cache: newBlockCache(opts.MaxDepth),
+		lock: make(chan struct{}, 1)}, nil
 }
 
 type filter struct {
@@ -42,8 +43,13 @@ type filter struct {
 	opts  Options
 	cache *blockCache
 
-	mu    sync.Mutex
-	index *index // nil until a connection has read it
+	// lock is a mutex that a waiting connection can give up on: held while the
+	// index is built, by the start-up indexing or by a connection.
+	lock  chan struct{}
+	index *index // nil until built
+
+	stopIndexing context.CancelFunc // ends the start-up indexing
+	indexing     sync.WaitGroup
 }
 
 func (f *filter) Name() string { return "bzip2" }
@@ -58,26 +64,75 @@ func (f *filter) Open(ctx context.Context, req server.OpenRequest) (server.Layer
 	return &handle{PassThroughHandle: server.PassThroughHandle{Next: h}, f: f}, nil
 }
 
-// indexFor returns the file's index, building it through h the first time. The index
-// and the decompressed blocks are shared by every connection, as in nbdkit: the
-// plugin must serve the same file to all of them, which fileSize checks as far as it
-// can.
-func (f *filter) indexFor(ctx context.Context, h server.LayerHandle, fileSize int64) (*index, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.index == nil {
-		start := time.Now()
-		read := func(ctx context.Context, p []byte, off int64) error { return h.ReadAt(ctx, p, off, 0) }
-		x, err := buildIndex(ctx, read, fileSize)
-		if err != nil {
-			errno := syscall.EINVAL // not bzip2 at all
-			if errors.Is(err, errCorrupt) {
-				errno = syscall.EIO
-			}
-			return nil, server.Errorf(errno, "%w", err)
+// GetReady starts indexing the file in the background, as soon as the layers behind
+// are ready, so that the first client does not wait for all of it, which could take
+// longer than the server gives a handshake.
+func (f *filter) GetReady(ctx context.Context) error {
+	if err := f.Next.GetReady(ctx); err != nil {
+		return err
+	}
+	ctx, f.stopIndexing = context.WithCancel(context.WithoutCancel(ctx))
+	f.lock <- struct{}{} // connections wait for the start-up indexing
+	f.indexing.Add(1)
+	go func() {
+		defer f.indexing.Done()
+		defer func() { <-f.lock }()
+		if err := f.indexAtStart(ctx); err != nil {
+			f.opts.Logger.Warn("indexing the bzip2 file at start-up failed; the first connection will try again", "err", err)
 		}
-		f.opts.Logger.Debug("indexed the bzip2 file", "blocks", len(x.blocks), "compressed", fileSize,
-			"size", x.dataSize, "took", time.Since(start))
+	}()
+	return nil
+}
+
+// indexAtStart indexes the file of the default export through a handle of its own.
+func (f *filter) indexAtStart(ctx context.Context) error {
+	name, err := f.Next.DefaultExport(ctx, true)
+	if err != nil {
+		return err
+	}
+	h, err := f.Next.Open(ctx, server.OpenRequest{ExportName: name, ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer h.Close(ctx)
+	if err := h.Prepare(ctx, true); err != nil {
+		return err
+	}
+	defer h.Finalize(ctx)
+	fileSize, err := h.Size(ctx)
+	if err != nil {
+		return err
+	}
+	f.opts.Logger.Info("indexing the bzip2 file", "compressed", fileSize)
+	f.index, err = f.build(ctx, h, fileSize)
+	return err
+}
+
+// Cleanup stops the start-up indexing, if it still runs.
+func (f *filter) Cleanup(ctx context.Context) {
+	if f.stopIndexing != nil {
+		f.stopIndexing()
+		f.indexing.Wait()
+	}
+	f.Next.Cleanup(ctx)
+}
+
+// indexFor returns the file's index, building it through h if it was not built yet,
+// and waiting for it if it is being built. The index and the decompressed blocks are
+// shared by every connection, as in nbdkit: the plugin must serve the same file to
+// all of them, which fileSize checks as far as it can.
+func (f *filter) indexFor(ctx context.Context, h server.LayerHandle, fileSize int64) (*index, error) {
+	select {
+	case f.lock <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the bzip2 file to be indexed: %w", ctx.Err())
+	}
+	defer func() { <-f.lock }()
+	if f.index == nil {
+		x, err := f.build(ctx, h, fileSize)
+		if err != nil {
+			return nil, err
+		}
 		f.index = x
 	}
 	if f.index.fileSize != fileSize {
@@ -85,6 +140,23 @@ func (f *filter) indexFor(ctx context.Context, h server.LayerHandle, fileSize in
 			"the compressed file is %d bytes, not the %d bytes it was when its index was read", fileSize, f.index.fileSize)
 	}
 	return f.index, nil
+}
+
+// build indexes the file of fileSize bytes that h reads.
+func (f *filter) build(ctx context.Context, h server.LayerHandle, fileSize int64) (*index, error) {
+	start := time.Now()
+	read := func(ctx context.Context, p []byte, off int64) error { return h.ReadAt(ctx, p, off, 0) }
+	x, err := buildIndex(ctx, read, fileSize)
+	if err != nil {
+		errno := syscall.EINVAL // not bzip2 at all
+		if errors.Is(err, errCorrupt) {
+			errno = syscall.EIO
+		}
+		return nil, server.Errorf(errno, "%w", err)
+	}
+	f.opts.Logger.Info("indexed the bzip2 file", "blocks", len(x.blocks), "compressed", fileSize,
+		"size", x.dataSize, "took", time.Since(start).Round(time.Millisecond))
+	return x, nil
 }
 
 // handle serves one connection.

@@ -103,16 +103,6 @@ func streamLevels(ctx context.Context, read reader, cands []candidate) ([]byte, 
 	return levels, nil
 }
 
-// levelAt returns the level of the last stream header at or before candidate i, or '9'.
-func levelAt(levels []byte, i int) byte {
-	for ; i >= 0; i-- {
-		if levels[i] != 0 {
-			return levels[i]
-		}
-	}
-	return '9'
-}
-
 // A segment is what decoding the bits from a block candidate to the next candidate
 // gave.
 type segment struct {
@@ -145,7 +135,11 @@ func decodeSegments(ctx context.Context, read reader, cands []candidate, levels 
 		}()
 	}
 	var err error
+	level := byte('9') // the level of the last stream header, for the blocks after it
 	for i := 0; i+1 < len(cands) && err == nil; i++ {
+		if levels[i] != 0 {
+			level = levels[i]
+		}
 		if cands[i].eos {
 			continue
 		}
@@ -155,7 +149,7 @@ func decodeSegments(ctx context.Context, read reader, cands []candidate, levels 
 			err = fmt.Errorf("reading the bzip2 file at %d: %w", off, err)
 			break
 		}
-		jobs <- job{i: i, src: src, level: levelAt(levels, i)}
+		jobs <- job{i: i, src: src, level: level}
 	}
 	close(jobs)
 	wg.Wait()
