@@ -25,7 +25,7 @@ import (
 //export cabiLog
 func cabiLog(h C.uintptr_t, msg *C.char) {
 	if l, ok := cgo.Handle(h).Value().(*Library); ok {
-		l.logger.Load().Debug(C.GoString(msg), "plugin", l.name)
+		l.logger.Load().Debug(C.GoString(msg))
 	}
 }
 

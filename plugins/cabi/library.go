@@ -126,6 +126,9 @@ func (l *Library) Spec() server.PluginSpec {
 	if description == "" {
 		description = l.longname
 	}
+	if description == "" {
+		description = "nbdkit C plugin " + l.path
+	}
 	// Without a magic key nbdkit gives the first bare parameter to "script" (its
 	// behaviour before 1.7, which language plugins such as python rely on).
 	magic := l.magicConfigKey
@@ -198,7 +201,7 @@ func (l *Library) status(op string, st C.cabi_status) error {
 	}
 	if st.err == 0 {
 		if msg != "" {
-			l.logger.Load().Error(msg, "plugin", l.name, "callback", op)
+			l.logger.Load().Error(msg, "callback", op)
 		}
 		return nil
 	}
