@@ -15,9 +15,9 @@
 //
 // Every client connection gets an SSH connection and an SFTP session of its own, on
 // which its requests run in parallel; pkg/sftp splits large requests into packets in
-// flight together. Flush uses the fsync@openssh.com extension, and is not offered when
-// the server lacks it. There is no trim, zeroing is done by writing zeroes, and every
-// extent is data.
+// flight together (of 32 KiB, or 255 KiB for OpenSSH 8.6 and later). Flush uses the
+// fsync@openssh.com extension, and is not offered when the server lacks it. There is
+// no trim, zeroing is done by writing zeroes, and every extent is data.
 //
 // Programs that embed the server make the plugin with [New]:
 //

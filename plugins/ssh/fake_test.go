@@ -481,3 +481,29 @@ func TestCreate(t *testing.T) {
 		t.Errorf("the replaced file has mode %#o and is not all zeroes: want its old mode 0644 and no old data", mode)
 	}
 }
+
+// TestShortReads serves from a server that returns less than each read asks for, and
+// that calls itself an OpenSSH too old for large packets.
+func TestShortReads(t *testing.T) {
+	isolate(t)
+	fake := startFakeServer(t, func(s *fakeServer) {
+		s.MaxRead = 10000
+		s.Version = "SSH-2.0-OpenSSH_7.4"
+	})
+	want := patterned(1 << 20)
+	fake.Put("/disk.img", want)
+	log := &servertest.LogBuffer{}
+	opts := fake.options(t, "/disk.img")
+	opts.Logger = log.Logger()
+	s := serve(t, opts, server.Options{})
+	got := make([]byte, 700<<10)
+	if err := s.Dial(t).ReadAt(context.Background(), got, 1000, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want[1000:1000+700<<10]) {
+		t.Error("read the wrong bytes")
+	}
+	if !strings.Contains(log.String(), "sftp_packet=32768") {
+		t.Errorf("an OpenSSH without limits@openssh.com gets large packets:\n%s", log)
+	}
+}

@@ -33,9 +33,14 @@ type fakeServer struct {
 	ClientKey ssh.Signer
 	Password  string
 
-	// OnRead, when set, is called before each read of a file. Set it, and
-	// MoreHostKeys, in startFakeServer's configure function.
+	// OnRead, when set, is called before each read of a file. Set it, MaxRead,
+	// Version and MoreHostKeys in startFakeServer's configure function.
 	OnRead func(off int64)
+	// MaxRead, when not 0, is the most a read request returns, as older OpenSSH
+	// servers return at most 64 KiB.
+	MaxRead int
+	// Version is the SSH version the server announces, when not the library's.
+	Version string
 	// RefuseWriteOpens refuses to open files for writing with "permission denied";
 	// RefuseWrites lets them be opened but refuses the writes.
 	RefuseWriteOpens, RefuseWrites atomic.Bool
@@ -129,6 +134,7 @@ func (s *fakeServer) config() *ssh.ServerConfig {
 			return nil, errors.New("wrong password")
 		},
 	}
+	config.ServerVersion = s.Version
 	config.AddHostKey(s.HostKey)
 	for _, k := range s.MoreHostKeys {
 		config.AddHostKey(k)
@@ -299,6 +305,9 @@ func (o fakeOpenFile) ReadAt(p []byte, off int64) (int, error) {
 	defer o.s.mu.Unlock()
 	if off >= int64(len(o.f.data)) {
 		return 0, io.EOF
+	}
+	if o.s.MaxRead > 0 && len(p) > o.s.MaxRead {
+		p = p[:o.s.MaxRead]
 	}
 	n := copy(p, o.f.data[off:])
 	if n < len(p) {

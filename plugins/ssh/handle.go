@@ -3,6 +3,7 @@ package ssh
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/gonbd/gonbd/server"
 	"github.com/pkg/sftp"
@@ -33,15 +34,24 @@ func (h *handle) Capabilities(ctx context.Context, c *server.Capabilities) error
 	return nil
 }
 
+// ReadAt reads p from the file. A server may return less than a packet asks for,
+// which pkg/sftp takes for the end of the file when it splits a request into packets:
+// the rest is asked for again, as long as it is within the file.
 func (h *handle) ReadAt(ctx context.Context, p []byte, off int64) error {
-	n, err := h.f.ReadAt(p, off)
-	if n == len(p) {
-		return nil // io.ReaderAt may report io.EOF with a full read at the end
+	for len(p) > 0 {
+		n, err := h.f.ReadAt(p, off)
+		switch {
+		case n == len(p):
+			return nil // io.ReaderAt may report io.EOF with a full read at the end
+		case n > 0 && (err == nil || errors.Is(err, io.EOF)) && off+int64(n) < h.size:
+			p, off = p[n:], off+int64(n)
+			continue
+		case err == nil:
+			err = io.ErrUnexpectedEOF
+		}
+		return remoteError(h.s, err, "reading %d bytes at %d", len(p), off)
 	}
-	if err == nil {
-		err = errors.New("short read")
-	}
-	return remoteError(h.s, err, "reading %d bytes at %d", len(p), off)
+	return nil
 }
 
 func (h *handle) WriteAt(ctx context.Context, p []byte, off int64, flags server.Flags) error {

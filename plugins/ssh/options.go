@@ -35,7 +35,7 @@ type Options struct {
 	// id_ecdsa, id_rsa and id_dsa, those that exist and need no passphrase). They
 	// are read by New.
 	Identities []string
-	// Signers are more keys to authenticate with, tried after Identities, for
+	// Signers are more keys to authenticate with, tried after the files, for
 	// programs that hold keys in memory.
 	Signers []ssh.Signer
 	// AgentSocket is the Unix socket of the SSH agent whose keys are tried first.

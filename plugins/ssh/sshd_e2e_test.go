@@ -40,7 +40,18 @@ func TestSSHDCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := servertest.StartStack(t, Spec(), nil, sshd.Params(remote)...)
+	// The plugin made as the command line makes it, with its log kept.
+	log := &servertest.LogBuffer{}
+	list := make([]server.Param, 0, 6)
+	for _, kv := range sshd.Params(remote) {
+		key, value, _ := strings.Cut(kv, "=")
+		list = append(list, server.Param{Key: key, Value: value})
+	}
+	plugin, err := Spec().New(server.NewParams(list, log.Logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := servertest.Start(t, server.PluginLayer("ssh", plugin), server.Options{})
 	servertest.MustRun(t, "nbdcopy", source, s.URI())
 	if got, n := servertest.FileSHA256(t, remote); got != sum || n != size {
 		t.Fatalf("after nbdcopy into the export the remote file has %d bytes with SHA-256 %s, want %d bytes with %s", n, got, size, sum)
@@ -50,6 +61,10 @@ func TestSSHDCopy(t *testing.T) {
 	servertest.MustRun(t, "qemu-img", "convert", "-f", "raw", "-O", "raw", s.URI(), out)
 	if got, n := servertest.FileSHA256(t, out); got != sum || n != size {
 		t.Fatalf("qemu-img copied out %d bytes with SHA-256 %s, want %d bytes with %s", n, got, size, sum)
+	}
+	// OpenSSH 8.6 and later take large packets.
+	if !strings.Contains(log.String(), fmt.Sprintf("sftp_packet=%d", openSSHSFTPPacket)) {
+		t.Errorf("OpenSSH's sftp-server does not get large packets:\n%s", log)
 	}
 }
 
