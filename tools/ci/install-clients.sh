@@ -4,7 +4,7 @@
 # what the plugin and filter tests check their results with or serve from: sfdisk and sgdisk
 # (partition tables), xz, gzip, bzip2, lzip, zstd (compressed images), nginx and sshd (the curl
 # and ssh plugins' servers), certtool (TLS certificates), a C compiler and nbdkit's language
-# plugins (C-ABI plugins).
+# plugins python, perl, lua and tcl (C-ABI plugins).
 # qemu must be new enough to speak extended headers (8.2+): on Debian 12 it comes from
 # bookworm-backports, which this script adds to apt's sources when it is missing.
 # It does nothing when every tool is present; it needs root only when something is missing.
@@ -16,8 +16,10 @@ missing=()
 for t in "${need[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("$t"); done
 # nbdsh runs "python3 -m nbd": Debian's python3, not one a version manager put first on PATH.
 /usr/bin/python3 -c 'import nbd' >/dev/null 2>&1 || missing+=(python3-libnbd)
-[ -e /usr/lib/x86_64-linux-gnu/nbdkit/plugins/nbdkit-python-plugin.so ] ||
-	[ "$(dpkg --print-architecture 2>/dev/null)" != amd64 ] || missing+=(nbdkit-plugin-python)
+for lang in python perl lua tcl; do
+	[ -e "/usr/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)/nbdkit/plugins/nbdkit-$lang-plugin.so" ] ||
+		missing+=("nbdkit-plugin-$lang")
+done
 
 qemu_ok() {
 	command -v qemu-img >/dev/null 2>&1 || return 1
@@ -49,7 +51,8 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 fi
 apt-get update -q
-apt-get install -y -q nbdkit nbdkit-plugin-dev nbdkit-plugin-python libnbd-bin python3-libnbd fio \
+apt-get install -y -q nbdkit nbdkit-plugin-dev nbdkit-plugin-python nbdkit-plugin-perl \
+	nbdkit-plugin-lua nbdkit-plugin-tcl libnbd-bin python3-libnbd fio \
 	fdisk gdisk xz-utils gzip bzip2 lzip zstd nginx-light openssh-server openssh-client \
 	gnutls-bin gcc libc6-dev
 if [ "${VERSION_CODENAME:-}" = bookworm ]; then
