@@ -30,12 +30,12 @@ type cpResetter interface {
 }
 
 // decodeSpan decompresses span i of x, reading the compressed data through h (whose
-// minimum block size is align), and
+// block size constraints are bs), and
 // checks it against the CRC-32 the index recorded.
-func (d *spanDecoder) decodeSpan(ctx context.Context, h server.LayerHandle, align uint32, x *index, i int) ([]byte, error) {
+func (d *spanDecoder) decodeSpan(ctx context.Context, h server.LayerHandle, bs server.BlockSize, x *index, i int) ([]byte, error) {
 	cp := &x.spans[i]
 	out := make([]byte, x.spanEnd(i)-cp.out)
-	d.src.reset(ctx, h, x.compressedSize, cp.in, align)
+	d.src.reset(ctx, h, x.compressedSize, cp.in, bs)
 	defer d.src.release()
 	resume := flate.InflateCheckpoint{
 		UncompressedOffset: cp.out,

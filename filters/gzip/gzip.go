@@ -99,7 +99,7 @@ func (f *Filter) Cleanup(ctx context.Context) {
 }
 
 // export returns the index of the export called name, starting to build it if nobody
-// has.
+// has, or if the last attempt failed.
 func (f *Filter) export(name string) *export {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -113,6 +113,13 @@ func (f *Filter) export(name string) *export {
 		defer f.wg.Done()
 		defer close(e.done)
 		e.x, e.err = f.buildIndex(f.ctx, name)
+		if e.err != nil {
+			// The connections waiting get the error; the next one tries again, in
+			// case the plugin failed for a passing reason.
+			f.mu.Lock()
+			delete(f.exports, name)
+			f.mu.Unlock()
+		}
 	}()
 	return e
 }
@@ -142,7 +149,7 @@ func (f *Filter) buildIndex(ctx context.Context, name string) (x *index, err err
 		return nil, f.indexError(name, fmt.Errorf("reading the block size of the compressed data: %w", err))
 	}
 	src := newSource(indexReadSize)
-	src.reset(ctx, h, size, 0, bs.Minimum)
+	src.reset(ctx, h, size, 0, bs)
 	defer src.release()
 	f.log.Debug("indexing the gzip file", "export", name, "compressed_bytes", size, "span", f.opts.SpanSize)
 	x, err = buildIndex(ctx, src, size, f.opts.SpanSize)
@@ -183,7 +190,7 @@ type handle struct {
 	// Set by Prepare.
 	export *export
 	x      *index
-	align  uint32 // the next layer's minimum block size
+	bs     server.BlockSize // the next layer's
 }
 
 // Prepare waits for the export's index.
@@ -195,7 +202,7 @@ func (h *handle) Prepare(ctx context.Context, readOnly bool) error {
 	if err != nil {
 		return err
 	}
-	h.align = bs.Minimum
+	h.bs = bs
 	h.export = h.f.export(h.name)
 	select {
 	case <-h.export.done:
@@ -261,7 +268,7 @@ func (h *handle) span(ctx context.Context, i int) ([]byte, error) {
 	load := func() ([]byte, error) {
 		d := h.f.decoders.Get().(*spanDecoder)
 		defer h.f.decoders.Put(d)
-		return d.decodeSpan(ctx, h.Next, h.align, h.x, i)
+		return d.decodeSpan(ctx, h.Next, h.bs, h.x, i)
 	}
 	data, err := h.export.cache.get(ctx, i, load)
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.Canceled) {

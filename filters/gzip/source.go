@@ -17,6 +17,7 @@ type source struct {
 	h     server.LayerHandle
 	size  int64  // of the compressed stream
 	align int64  // the next layer's minimum request size, 1 when it has none
+	chunk int64  // the largest read: len(buf), or less for the next layer's maximum
 	buf   []byte // holds the bytes at [start, start+n)
 	start int64  // offset of buf[0]
 	pos   int    // next byte of buf to return
@@ -32,9 +33,13 @@ func newSource(bufSize int) *source {
 }
 
 // reset points s at offset off of the stream of size bytes read through h, whose
-// minimum block size is align (0 or 1 for none).
-func (s *source) reset(ctx context.Context, h server.LayerHandle, size, off int64, align uint32) {
-	s.ctx, s.h, s.size, s.align = ctx, h, size, max(int64(align), 1)
+// block size constraints are bs.
+func (s *source) reset(ctx context.Context, h server.LayerHandle, size, off int64, bs server.BlockSize) {
+	s.ctx, s.h, s.size = ctx, h, size
+	s.align, s.chunk = max(int64(bs.Minimum), 1), int64(len(s.buf))
+	if bs.Maximum != 0 {
+		s.chunk = max(min(s.chunk, int64(bs.Maximum)/s.align*s.align), s.align)
+	}
 	s.start, s.pos, s.n = off, 0, 0
 }
 
@@ -51,7 +56,7 @@ func (s *source) fill() error {
 		return io.EOF
 	}
 	aligned := off - off%s.align
-	n := min(int64(len(s.buf)), s.size-aligned)
+	n := min(s.chunk, s.size-aligned)
 	if err := s.h.ReadAt(s.ctx, s.buf[:n], aligned, 0); err != nil {
 		return fmt.Errorf("reading the compressed data at offset %d: %w", aligned, err)
 	}

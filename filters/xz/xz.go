@@ -86,7 +86,7 @@ func (f *Filter) Cleanup(ctx context.Context) {
 }
 
 // export returns the index of the export called name, starting to read it if nobody
-// has.
+// has, or if the last attempt failed.
 func (f *Filter) export(name string) *export {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -100,6 +100,13 @@ func (f *Filter) export(name string) *export {
 		defer f.wg.Done()
 		defer close(e.done)
 		e.x, e.err = f.readIndex(f.ctx, name)
+		if e.err != nil {
+			// The connections waiting get the error; the next one tries again, in
+			// case the plugin failed for a passing reason.
+			f.mu.Lock()
+			delete(f.exports, name)
+			f.mu.Unlock()
+		}
 	}()
 	return e
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -331,4 +332,68 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = h.ReadAt(ctx, p, 8192, 0) }); n != 0 {
 		t.Errorf("a cached read allocates %v times", n)
 	}
+}
+
+// constrainedPlugin serves data with block size constraints, refusing reads that break
+// them, and fails the first failures opens.
+type constrainedPlugin struct {
+	data     []byte
+	failures *atomic.Int32
+}
+
+func (p constrainedPlugin) Open(ctx context.Context, req server.OpenRequest) (server.Handle, error) {
+	if p.failures != nil && p.failures.Add(-1) >= 0 {
+		return nil, server.Errorf(syscall.EAGAIN, "a passing failure")
+	}
+	return constrainedHandle(p.data), nil
+}
+
+type constrainedHandle []byte
+
+func (b constrainedHandle) Size(context.Context) (int64, error) { return int64(len(b)), nil }
+
+func (b constrainedHandle) BlockSize(context.Context) (server.BlockSize, error) {
+	return server.BlockSize{Minimum: 512, Preferred: 4096, Maximum: 64 << 10}, nil
+}
+
+func (b constrainedHandle) ReadAt(ctx context.Context, p []byte, off int64) error {
+	end := off + int64(len(p))
+	if off%512 != 0 || (end%512 != 0 && end != int64(len(b))) || len(p) > 64<<10 {
+		return server.Errorf(syscall.EINVAL, "read of %d bytes at %d breaks the block size constraints", len(p), off)
+	}
+	copy(p, b[off:])
+	return nil
+}
+
+func TestNextLayerBlockSizeIsRespected(t *testing.T) {
+	img := testImage(1<<20, 13)
+	xz := slices.Concat(xzCommand(t, img[:300001], "--block-size=64KiB"), xzCommand(t, img[300001:], "--block-size=100KiB"))
+	_, h := mustOpen(t, server.PluginLayer("constrained", constrainedPlugin{data: xz}), Options{MaxDepth: 2})
+	checkReads(t, h, img, 14)
+}
+
+func TestFailedIndexingIsRetried(t *testing.T) {
+	img := testImage(100<<10, 15)
+	failures := new(atomic.Int32)
+	failures.Store(1)
+	ctx := context.Background()
+	f, err := New(server.PluginLayer("flaky", constrainedPlugin{data: xzCommand(t, img), failures: failures}), Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Cleanup(ctx)
+	first := f.export("") // what GetReady does, without a race with the wait below
+	<-first.done
+	if first.err == nil || !strings.Contains(first.err.Error(), "a passing failure") {
+		t.Fatalf("the first index reading: %v, want the plugin's failure", first.err)
+	}
+	h, err := f.Open(ctx, server.OpenRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(ctx)
+	if err := h.Prepare(ctx, true); err != nil {
+		t.Fatalf("a connection after the failure: %v", err)
+	}
+	checkReads(t, h, img, 16)
 }
