@@ -163,7 +163,8 @@ func TestReadPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer devNull.Close()
-	if _, err := readSecretLine(devNull); err != errNotTerminal {
-		t.Errorf("reading a password from %s: %v, want errNotTerminal", os.DevNull, err)
+	var prompt strings.Builder
+	if _, err := readSecretLine(devNull, &prompt, "password: "); err != errNotTerminal || prompt.Len() != 0 {
+		t.Errorf("reading a password from %s: %v, prompt %q: want errNotTerminal and no prompt", os.DevNull, err, prompt.String())
 	}
 }

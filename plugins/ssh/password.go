@@ -53,11 +53,7 @@ func passwordFromFD(value string) (string, error) {
 // askPassword prompts for the password on standard error and reads it from standard
 // input, which must be a terminal, without echoing it.
 func askPassword() (string, error) {
-	if _, err := os.Stderr.WriteString("password: "); err != nil {
-		return "", fmt.Errorf("password=-: %w", err)
-	}
-	password, err := readSecretLine(os.Stdin)
-	os.Stderr.WriteString("\n")
+	password, err := readSecretLine(os.Stdin, os.Stderr, "password: ")
 	if errors.Is(err, errNotTerminal) {
 		return "", errors.New("password=-: standard input is not a terminal to type the password on: use password=+FILE or password=-FD")
 	}

@@ -11,9 +11,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readSecretLine reads a line from the terminal f with echo turned off, and restores
-// the terminal's settings afterwards.
-func readSecretLine(f *os.File) (string, error) {
+// readSecretLine writes prompt to w and reads a line from the terminal f with echo
+// turned off, restoring the terminal's settings afterwards. It returns errNotTerminal,
+// before prompting, if f is no terminal.
+func readSecretLine(f *os.File, w io.Writer, prompt string) (string, error) {
 	fd := int(f.Fd())
 	saved, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
 	if err != nil {
@@ -27,6 +28,10 @@ func readSecretLine(f *os.File) (string, error) {
 		return "", err
 	}
 	defer unix.IoctlSetTermios(fd, ioctlSetTermios, saved)
+	if _, err := io.WriteString(w, prompt); err != nil {
+		return "", err
+	}
+	defer io.WriteString(w, "\n") // the user's newline was not echoed
 
 	// Byte by byte, so that nothing typed after the line is consumed.
 	var line strings.Builder
