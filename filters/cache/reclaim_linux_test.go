@@ -10,7 +10,6 @@ import (
 	"slices"
 	"syscall"
 	"testing"
-
 )
 
 // TestReclaim reads and writes far more than cache-max-size and checks that the file's
@@ -70,4 +69,3 @@ func allocated(t *testing.T, f *os.File) int64 {
 	}
 	return st.Blocks * 512
 }
-
