@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/crc64"
-	"io"
-
-	"github.com/ulikunitz/xz/lzma"
 )
 
 // lzma2FilterID is the filter ID of LZMA2, the only filter this package decodes.
@@ -37,26 +34,8 @@ func decodeBlock(b *block, raw, out []byte) error {
 	if hdr.uncompressed >= 0 && hdr.uncompressed != b.size {
 		return fmt.Errorf("the block header's uncompressed size, %d, is not the index's, %d", hdr.uncompressed, b.size)
 	}
-	data := bytes.NewReader(raw[hdr.size : int64(hdr.size)+csize])
-	// The dictionary never needs to be larger than the block: each block starts with a
-	// dictionary reset.
-	dictCap := int(max(min(int64(hdr.dictSize), b.size), lzma.MinDictCap))
-	r, err := lzma.Reader2Config{DictCap: dictCap}.NewReader2(data)
-	if err != nil {
-		return fmt.Errorf("LZMA2 data: %w", err)
-	}
-	if _, err := io.ReadFull(r, out); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return errors.New("the LZMA2 data ends before the block's uncompressed size")
-		}
-		return fmt.Errorf("corrupt LZMA2 data: %w", err)
-	}
-	var one [1]byte
-	if n, err := r.Read(one[:]); n != 0 || err != io.EOF || !r.EOS() {
-		return errors.New("the LZMA2 data does not end at the block's uncompressed size")
-	}
-	if data.Len() != 0 {
-		return fmt.Errorf("the LZMA2 data ends %d bytes before the index says", data.Len())
+	if err := decodeLZMA2(raw[hdr.size:int64(hdr.size)+csize], out); err != nil {
+		return err
 	}
 	rest := raw[int64(hdr.size)+csize:]
 	padding := len(rest) - checkSize(b.check)

@@ -18,6 +18,9 @@
 // A file made of a single block (what xz makes without --block-size or threads) is
 // served, with a warning: each read that misses the cache decompresses from its start.
 //
+// The package decodes LZMA2 itself, straight into each block's output buffer, which is
+// the dictionary: no circular buffer, and a match is a copy within one slice.
+//
 // Every block is verified as it is decompressed: its header's CRC32 and sizes against
 // the index, the end of its LZMA2 data, its padding and its check (CRC32, CRC64 or
 // SHA-256). A block that fails fails the reads of it with EIO; the others still read.
