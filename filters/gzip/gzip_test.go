@@ -64,6 +64,9 @@ func TestReadsMatchTheUncompressedData(t *testing.T) {
 		{"one member, small spans", gzipBytes(t, img), smallSpans},
 		{"members, small spans", gzipBytes(t, img, 1, 100000, 100000, 1<<20), smallSpans},
 		{"cache smaller than a span", gzipBytes(t, img, 777777), Options{SpanSize: minSpanSize, CacheSize: 1}},
+		// gzip(1) itself, with the empty stored blocks that --rsyncable adds.
+		{"gzip --rsyncable -9", gzipCommand(t, img, "--rsyncable", "-9"), smallSpans},
+		{"gzip -1", gzipCommand(t, img, "-1"), smallSpans},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -73,6 +73,7 @@ func gzipBytes(t testing.TB, data []byte, cuts ...int) []byte {
 // gzipCommand compresses data with the gzip program, with extra options.
 func gzipCommand(t testing.TB, data []byte, options ...string) []byte {
 	t.Helper()
+	needProgram(t, "gzip")
 	path := filepath.Join(t.TempDir(), "image")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
