@@ -22,7 +22,7 @@ func (l linked) pluginOrC(operand string) (server.PluginSpec, error) {
 			return server.PluginSpec{}, err
 		}
 	}
-	lib, err := cabi.Load(path, cabi.Options{})
+	lib, err := cabi.Load(path, cabi.Options{StdioUnsafe: l.stdioInUse})
 	if err != nil {
 		return server.PluginSpec{}, err
 	}

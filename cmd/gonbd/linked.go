@@ -81,6 +81,9 @@ import (
 type linked struct {
 	plugins []server.PluginSpec
 	filters []server.FilterSpec
+	// stdioInUse is set under -s, where standard input and output are the client's
+	// connection: C plugins learn it from nbdkit_stdio_safe.
+	stdioInUse bool
 }
 
 // linkedSpecs returns what the gonbd command links.

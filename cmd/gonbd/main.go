@@ -83,7 +83,9 @@ func (cmd *command) execute(ctx context.Context, args []string) (int, error) {
 		return 1, usageError{errNoPlugin}
 	}
 
-	plugin, params, err := pluginArgs(cmd.linked, operands)
+	l := cmd.linked
+	l.stdioInUse = c.single
+	plugin, params, err := pluginArgs(l, operands)
 	if err != nil {
 		return 1, err
 	}
