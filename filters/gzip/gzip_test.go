@@ -476,3 +476,54 @@ func TestFailedIndexingIsRetried(t *testing.T) {
 	}
 	checkReads(t, h, img, 16)
 }
+
+// gatedPlugin serves data, holding its first read until release is closed.
+type gatedPlugin struct {
+	data             []byte
+	started, release chan struct{}
+	reads            *atomic.Int32
+}
+
+func (p gatedPlugin) Open(context.Context, server.OpenRequest) (server.Handle, error) {
+	return gatedHandle{p}, nil
+}
+
+type gatedHandle struct{ p gatedPlugin }
+
+func (h gatedHandle) Size(context.Context) (int64, error) { return int64(len(h.p.data)), nil }
+
+func (h gatedHandle) ReadAt(ctx context.Context, p []byte, off int64) error {
+	if h.p.reads.Add(1) == 1 {
+		close(h.p.started)
+		<-h.p.release
+	}
+	copy(p, h.p.data[off:])
+	return nil
+}
+
+// TestCleanupStopsIndexing checks that shutting down does not wait for the indexing
+// pass to finish, even with a plugin that does not watch its context.
+func TestCleanupStopsIndexing(t *testing.T) {
+	img := testImage(8<<20, 17)
+	p := gatedPlugin{data: gzipBytes(t, img), started: make(chan struct{}), release: make(chan struct{}), reads: new(atomic.Int32)}
+	f, err := New(server.PluginLayer("gated", p), Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := f.GetReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-p.started
+	done := make(chan struct{})
+	go func() {
+		f.Cleanup(ctx)
+		close(done)
+	}()
+	<-f.ctx.Done() // Cleanup has asked the indexing to stop
+	close(p.release)
+	<-done
+	if n, chunks := p.reads.Load(), int32(len(p.data)/indexReadSize); n >= chunks {
+		t.Errorf("the indexing read %d of %d chunks after the server shut down", n, chunks)
+	}
+}

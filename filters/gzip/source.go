@@ -55,6 +55,10 @@ func (s *source) fill() error {
 	if off >= s.size {
 		return io.EOF
 	}
+	// The next layer may not watch the context; a long pass must stop at shutdown.
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
 	aligned := off - off%s.align
 	n := min(s.chunk, s.size-aligned)
 	if err := s.h.ReadAt(s.ctx, s.buf[:n], aligned, 0); err != nil {
