@@ -14,7 +14,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -26,11 +25,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gonbd/gonbd/server/servertest"
 )
 
 const (
@@ -108,24 +108,11 @@ func e2eStart(t *testing.T, clients ...string) {
 // failing it under GONBD_REQUIRE_CLIENTS=1).
 func e2eNeedClient(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("GONBD_REQUIRE_CLIENTS") == "1" {
-		t.Fatalf("%s is needed and GONBD_REQUIRE_CLIENTS=1: %v", name, err)
-	}
-	t.Skipf("%s not found: %v", name, err)
-	return ""
+	return servertest.NeedClient(t, name)
 }
 
-// e2eEnv is the environment of the clients and servers: PATH starts with /usr/bin
-// so that nbdsh finds the python3 that has the nbd module (a pyenv python3 earlier on
-// PATH lacks it).
-func e2eEnv(extra ...string) []string {
-	env := append(os.Environ(), "PATH=/usr/bin:"+os.Getenv("PATH"), "LANG=C", "LC_ALL=C")
-	return append(env, extra...)
-}
+// e2eEnv is the environment of the clients and servers (see servertest.Env).
+func e2eEnv(extra ...string) []string { return servertest.Env(extra...) }
 
 // e2eBuffer is a bytes.Buffer safe for a process's output goroutine and the test.
 type e2eBuffer struct {
@@ -271,14 +258,7 @@ func e2eExitStatus(t testing.TB, err error) int {
 }
 
 // e2eResult is what a finished process said.
-type e2eResult struct {
-	Stdout, Stderr string
-	Code           int
-}
-
-func (r e2eResult) String() string {
-	return fmt.Sprintf("exit status %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
-}
+type e2eResult = servertest.Result
 
 // e2eRun runs a client with e2eClientTimeout and returns its output and exit status. A
 // client that overruns the timeout fails the test.
@@ -287,21 +267,15 @@ func e2eRun(t testing.TB, name string, args ...string) e2eResult {
 	return e2eRunEnv(t, nil, name, args...)
 }
 
-// e2eRunEnv is e2eRun with extra environment variables.
+// e2eRunEnv is e2eRun with extra environment variables. A client killed by a signal
+// fails the test.
 func e2eRunEnv(t testing.TB, env []string, name string, args ...string) e2eResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), e2eClientTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = e2eEnv(env...)
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("%s %q did not finish in %v:\nstdout:\n%s\nstderr:\n%s", name, args, e2eClientTimeout, &stdout, &stderr)
+	r := servertest.RunEnv(t, env, name, args...)
+	if r.Code < 0 {
+		t.Fatalf("%s %q was killed by a signal: %s", name, args, r)
 	}
-	return e2eResult{Stdout: stdout.String(), Stderr: stderr.String(), Code: e2eExitStatus(t, err)}
+	return r
 }
 
 // e2eMustRun is e2eRun that fails the test unless the client exits 0.
@@ -336,45 +310,24 @@ func e2eRandomFile(t testing.TB, dir string, size int64) (path, sum string) {
 // e2eFileSHA256 returns the SHA-256 of a file and its size.
 func e2eFileSHA256(t testing.TB, path string) (string, int64) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), n
+	return servertest.FileSHA256(t, path)
 }
 
-// e2eQemuIO runs qemu-io on a raw NBD URI with one -c per command, fails the test unless
-// it exits 0 and reports no failed command, and returns its output. (qemu-io exits 0
-// when a command such as read -P fails, so the output is what tells.)
+// e2eQemuIO runs qemu-io on a raw NBD URI and fails the test unless every command
+// succeeded (see servertest.QemuIO); it returns the output.
 func e2eQemuIO(t testing.TB, uri string, cmds ...string) string {
 	t.Helper()
-	r := e2eRunQemuIO(t, uri, cmds...)
-	if r.Code != 0 || e2eQemuIOFailed(r) {
-		t.Fatalf("qemu-io %q: %s", cmds, r)
-	}
-	return r.Stdout
+	return servertest.QemuIO(t, uri, cmds...)
 }
 
+// e2eRunQemuIO is e2eQemuIO that leaves judging the result to the caller.
 func e2eRunQemuIO(t testing.TB, uri string, cmds ...string) e2eResult {
 	t.Helper()
-	args := []string{"-f", "raw"}
-	for _, c := range cmds {
-		args = append(args, "-c", c)
-	}
-	return e2eRun(t, "qemu-io", append(args, uri)...)
+	return servertest.RunQemuIO(t, uri, cmds...)
 }
 
 // e2eQemuIOFailed reports whether qemu-io said a command failed.
-func e2eQemuIOFailed(r e2eResult) bool {
-	out := strings.ToLower(r.Stdout + r.Stderr)
-	return strings.Contains(out, "fail") || strings.Contains(out, "error") || strings.Contains(out, "mismatch")
-}
+func e2eQemuIOFailed(r e2eResult) bool { return servertest.QemuIOFailed(r) }
 
 // e2eNbdsh runs nbdsh with Python statements and fails the test unless it exits 0.
 func e2eNbdsh(t testing.TB, env []string, stmts ...string) e2eResult {
